@@ -1,0 +1,237 @@
+// Package config defines Berth's typed configuration: one struct with a
+// default and a doc comment per field, loaded from defaults, then an optional
+// YAML file, then BERTH_* environment variables, then command-line flags
+// (each overriding the one before). A loaded Config is never mutated; a reload
+// builds a new value.
+//
+// Environment variables name a setting by its path with dots written as
+// underscores: log.level is BERTH_LOG_LEVEL, tls.cert_file is
+// BERTH_TLS_CERT_FILE. An unknown BERTH_ variable is an error, so typos do not
+// pass silently.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// CurrentVersion is the config schema version this binary writes and reads.
+const CurrentVersion = 1
+
+// Config is the whole configuration of a Berth server.
+type Config struct {
+	// Version is the config schema version (1). Zero means current.
+	Version int `koanf:"version" yaml:"version"`
+	// Addr is the address the registry listens on, HOST:PORT. Default ":5000".
+	Addr string `koanf:"addr" yaml:"addr"`
+	// DataDir holds the embedded database and blobs unless Metadata and
+	// Storage point elsewhere. Default: /var/lib/berth for root, else
+	// $XDG_DATA_HOME/berth (~/.local/share/berth).
+	DataDir string `koanf:"data_dir" yaml:"data_dir"`
+	// Metadata is the metadata database URL. Empty means the embedded SQLite
+	// file <data_dir>/berth.db. Forms: sqlite:///abs/path.db.
+	Metadata string `koanf:"metadata" yaml:"metadata"`
+	// Storage is the blob store URL. Empty means the directory
+	// <data_dir>/storage. Forms: file:///abs/dir.
+	Storage string `koanf:"storage" yaml:"storage"`
+	// Log configures logging.
+	Log Log `koanf:"log" yaml:"log"`
+	// TLS enables HTTPS when both files are set.
+	TLS TLS `koanf:"tls" yaml:"tls"`
+	// HTTP holds server limits and timeouts.
+	HTTP HTTP `koanf:"http" yaml:"http"`
+	// Uploads configures blob upload sessions.
+	Uploads Uploads `koanf:"uploads" yaml:"uploads"`
+	// Metrics configures the Prometheus endpoint.
+	Metrics Metrics `koanf:"metrics" yaml:"metrics"`
+}
+
+// Log configures log/slog output.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `koanf:"level" yaml:"level"`
+	// Format is text or json. Default text.
+	Format string `koanf:"format" yaml:"format"`
+}
+
+// TLS names a certificate and key in PEM files.
+type TLS struct {
+	// CertFile is the certificate chain (PEM).
+	CertFile string `koanf:"cert_file" yaml:"cert_file"`
+	// KeyFile is the private key (PEM).
+	KeyFile string `koanf:"key_file" yaml:"key_file"`
+}
+
+// Enabled reports whether TLS is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// HTTP holds server limits and timeouts.
+type HTTP struct {
+	// ReadHeaderTimeout bounds reading request headers. Default 10s.
+	ReadHeaderTimeout time.Duration `koanf:"read_header_timeout" yaml:"read_header_timeout"`
+	// IdleTimeout closes idle keep-alive connections. Default 120s.
+	IdleTimeout time.Duration `koanf:"idle_timeout" yaml:"idle_timeout"`
+	// ShutdownTimeout is how long a graceful shutdown waits for in-flight
+	// requests before closing them. Default 30s.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout" yaml:"shutdown_timeout"`
+	// MaxManifestBytes is the largest manifest accepted. Default 4 MiB.
+	MaxManifestBytes int64 `koanf:"max_manifest_bytes" yaml:"max_manifest_bytes"`
+	// MaxBlobBytes is the largest blob (and upload) accepted; 0 means no
+	// limit. Default 0.
+	MaxBlobBytes int64 `koanf:"max_blob_bytes" yaml:"max_blob_bytes"`
+	// MaxPageSize caps n in tag and catalog listings. Default 10000.
+	MaxPageSize int `koanf:"max_page_size" yaml:"max_page_size"`
+}
+
+// Uploads configures blob upload sessions.
+type Uploads struct {
+	// ExpireAfter is how long an upload session may stay idle before the
+	// expiry job removes it and its partial data. Default 24h.
+	ExpireAfter time.Duration `koanf:"expire_after" yaml:"expire_after"`
+	// ExpiryInterval is how often the expiry job runs. Default 10m.
+	ExpiryInterval time.Duration `koanf:"expiry_interval" yaml:"expiry_interval"`
+	// BlobLease is how long a committed blob that no manifest references yet
+	// is protected from garbage collection. Default 24h.
+	BlobLease time.Duration `koanf:"blob_lease" yaml:"blob_lease"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Enabled serves /metrics on the registry address. Default true.
+	Enabled bool `koanf:"enabled" yaml:"enabled"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Version: CurrentVersion,
+		Addr:    ":5000",
+		DataDir: DefaultDataDir(),
+		Log:     Log{Level: "info", Format: "text"},
+		HTTP: HTTP{
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   30 * time.Second,
+			MaxManifestBytes:  4 << 20,
+			MaxPageSize:       10000,
+		},
+		Uploads: Uploads{
+			ExpireAfter:    24 * time.Hour,
+			ExpiryInterval: 10 * time.Minute,
+			BlobLease:      24 * time.Hour,
+		},
+		Metrics: Metrics{Enabled: true},
+	}
+}
+
+// DefaultDataDir is /var/lib/berth when running as root, otherwise
+// $XDG_DATA_HOME/berth, falling back to ~/.local/share/berth and finally
+// ./berth-data.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/berth"
+	}
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "berth")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "berth")
+	}
+	return "berth-data"
+}
+
+// MetadataPath returns the SQLite file used when Metadata is empty or a
+// sqlite: URL.
+func (c *Config) MetadataPath() (string, error) {
+	switch {
+	case c.Metadata == "":
+		return filepath.Join(c.DataDir, "berth.db"), nil
+	case strings.HasPrefix(c.Metadata, "sqlite://"):
+		return strings.TrimPrefix(c.Metadata, "sqlite://"), nil
+	}
+	return "", fmt.Errorf("metadata %q: only sqlite:// URLs are supported by this build", c.Metadata)
+}
+
+// StoragePath returns the blob directory used when Storage is empty or a
+// file: URL.
+func (c *Config) StoragePath() (string, error) {
+	switch {
+	case c.Storage == "":
+		return filepath.Join(c.DataDir, "storage"), nil
+	case strings.HasPrefix(c.Storage, "file://"):
+		return strings.TrimPrefix(c.Storage, "file://"), nil
+	}
+	return "", fmt.Errorf("storage %q: only file:// URLs are supported by this build", c.Storage)
+}
+
+// Validate reports every problem in c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Version != 0 && c.Version != CurrentVersion {
+		bad("version: %d is not supported (this build reads version %d)", c.Version, CurrentVersion)
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		bad("addr: %q is not HOST:PORT", c.Addr)
+	}
+	if c.DataDir == "" {
+		bad("data_dir: must be set")
+	}
+	if _, err := c.MetadataPath(); err != nil {
+		bad("%v", err)
+	}
+	if _, err := c.StoragePath(); err != nil {
+		bad("%v", err)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format: %q is not text or json", c.Log.Format)
+	}
+	if c.TLS.Enabled() {
+		if c.TLS.CertFile == "" || c.TLS.KeyFile == "" {
+			bad("tls: cert_file and key_file must both be set")
+		}
+		for _, f := range []string{c.TLS.CertFile, c.TLS.KeyFile} {
+			if f == "" {
+				continue
+			}
+			if _, err := os.Stat(f); err != nil {
+				bad("tls: %v", err)
+			}
+		}
+	}
+	positive := map[string]time.Duration{
+		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
+		"http.idle_timeout":        c.HTTP.IdleTimeout,
+		"http.shutdown_timeout":    c.HTTP.ShutdownTimeout,
+		"uploads.expire_after":     c.Uploads.ExpireAfter,
+		"uploads.expiry_interval":  c.Uploads.ExpiryInterval,
+		"uploads.blob_lease":       c.Uploads.BlobLease,
+	}
+	for _, k := range sortedKeys(positive) {
+		if positive[k] <= 0 {
+			bad("%s: must be a positive duration, got %v", k, positive[k])
+		}
+	}
+	if c.HTTP.MaxManifestBytes <= 0 {
+		bad("http.max_manifest_bytes: must be positive")
+	}
+	if c.HTTP.MaxBlobBytes < 0 {
+		bad("http.max_blob_bytes: must be 0 (no limit) or positive")
+	}
+	if c.HTTP.MaxPageSize <= 0 {
+		bad("http.max_page_size: must be positive")
+	}
+	return errors.Join(errs...)
+}
