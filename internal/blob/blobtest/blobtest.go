@@ -68,6 +68,7 @@ var contractTests = []contractTest{
 	{"ResumeTruncates", testResumeTruncates},
 	{"ResumeShorter", testResumeShorter},
 	{"ResumeMissing", testResumeMissing},
+	{"StaleState", testStaleState},
 	{"AbortUpload", testAbortUpload},
 	{"ContextCancellation", testContextCancellation},
 }

@@ -367,7 +367,7 @@ func testConcurrentSameContent(t *testing.T, h Harness) {
 			_, err := w.Write(data)
 			ready.Done()
 			if err != nil {
-				errs[i] = fmt.Errorf("Write: %w", err)
+				errs[i] = fmt.Errorf("write: %w", err)
 				return
 			}
 			<-start

@@ -2,6 +2,7 @@ package blobtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -257,4 +258,67 @@ func testAbortUpload(t *testing.T, h Harness) {
 			t.Fatalf("AbortUpload of an upload that never existed: %v", err)
 		}
 	})
+}
+
+// testStaleState: a request that resumes from a stale state (read before a
+// newer request saved its own) rewrites the data after that point. The
+// newer state must then never commit bytes that do not match the digest:
+// ResumeWriter may refuse it (ErrConflict), Commit may refuse it
+// (ErrInvalid), or the driver may have kept the newer data intact; what is
+// stored under a digest always matches it.
+func testStaleState(t *testing.T, h Harness) {
+	head, newer := testData(40_000, 30), testData(20_000, 31)
+	want := slices.Concat(head, newer)
+	dgst := digest.FromBytes(want)
+	tests := []struct {
+		name     string
+		staleLen int
+	}{
+		{"stale request writes less", 10_000},
+		{"stale request writes as much", len(newer)},
+		{"stale request writes more", 30_000},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			w, err := h.Store.NewWriter(ctx, newID())
+			if err != nil {
+				t.Fatalf("NewWriter: %v", err)
+			}
+			id := w.ID()
+			defer h.Store.AbortUpload(ctx, id, nil)
+			writeChunks(t, w, head, chunk)
+			older := saveState(t, w)
+			writeChunks(t, w, newer, chunk)
+			current := saveState(t, w)
+			if err := w.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			// The stale request, from the older state.
+			w = resumeAt(t, h.Store, id, older, int64(len(head)))
+			writeChunks(t, w, testData(tc.staleLen, uint64(40+i)), chunk)
+			saveState(t, w)
+			if err := w.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+
+			w, err = h.Store.ResumeWriter(ctx, id, current)
+			if err != nil {
+				if !errors.Is(err, errdefs.ErrConflict) {
+					t.Fatalf("ResumeWriter from the current state: got %v, want success or ErrConflict", err)
+				}
+				return
+			}
+			defer w.Cancel(ctx)
+			_, err = w.Commit(ctx, dgst, int64(len(want)))
+			switch {
+			case err == nil:
+				checkStored(t, h.Store, dgst, want)
+			case errors.Is(err, errdefs.ErrInvalid):
+				checkNotStored(t, h.Store, dgst)
+			default:
+				t.Fatalf("Commit from the current state: got %v, want success or ErrInvalid", err)
+			}
+		})
+	}
 }

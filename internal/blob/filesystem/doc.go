@@ -14,7 +14,9 @@
 //	│           └── 9b71…0e
 //	└── uploads/                    uploads in progress, one directory each
 //	    └── <id>/
-//	        └── data                the bytes received so far
+//	        ├── data                the bytes received so far
+//	        └── rewound             present once data was cut back to an
+//	                                older state (then Commit re-reads it)
 //
 // An upload writes into uploads/<id>/data, hashing as it goes. Commit makes
 // the data durable (fsync), checks size and digest (sha256 from the
@@ -25,6 +27,16 @@
 // path already exists the upload is discarded instead (content is stored
 // once). uploads/ and blobs/ must be on the same filesystem, since the
 // driver never copies a blob into place.
+//
+// One writer at a time: NewWriter and ResumeWriter take an exclusive flock
+// on the data file, and a second writer on the same upload is refused with
+// an errdefs.ErrConflict error until the first is closed. ResumeWriter
+// truncates data written after the state it is given; since a stale state
+// (from a request that raced a newer one) would leave data that the newer
+// hash state does not describe, the first truncation marks the upload
+// "rewound" and its Commit then verifies by re-reading, whatever the
+// algorithm. The streaming hash is trusted only while the data has only
+// ever grown.
 //
 // Upload ids and digests are validated before any path is built, so neither
 // can name a file outside the root. Files are opened with the permissions of

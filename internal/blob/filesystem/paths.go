@@ -13,6 +13,9 @@ const (
 	blobsDirName   = "blobs"
 	uploadsDirName = "uploads"
 	uploadDataName = "data"
+	// uploadRewoundName marks an upload whose data was cut back to an
+	// older state at least once (see Store.ResumeWriter).
+	uploadRewoundName = "rewound"
 	// maxIDLen keeps an upload directory name well inside the 255-byte
 	// limit of common filesystems.
 	maxIDLen = 128
@@ -33,13 +36,16 @@ type (
 	uploadDirSpec struct{ id string }
 	// uploadDataSpec is <root>/uploads/<id>/data.
 	uploadDataSpec struct{ id string }
+	// uploadRewoundSpec is <root>/uploads/<id>/rewound.
+	uploadRewoundSpec struct{ id string }
 )
 
-func (blobsRootSpec) isPathSpec()   {}
-func (blobSpec) isPathSpec()        {}
-func (uploadsRootSpec) isPathSpec() {}
-func (uploadDirSpec) isPathSpec()   {}
-func (uploadDataSpec) isPathSpec()  {}
+func (blobsRootSpec) isPathSpec()     {}
+func (blobSpec) isPathSpec()          {}
+func (uploadsRootSpec) isPathSpec()   {}
+func (uploadDirSpec) isPathSpec()     {}
+func (uploadDataSpec) isPathSpec()    {}
+func (uploadRewoundSpec) isPathSpec() {}
 
 // pathFor returns the absolute path of spec under root. It validates the
 // digest or upload id in spec first and returns an ErrInvalid error if it
@@ -66,6 +72,11 @@ func pathFor(root string, spec pathSpec) (string, error) {
 			return "", err
 		}
 		return filepath.Join(root, uploadsDirName, s.id, uploadDataName), nil
+	case uploadRewoundSpec:
+		if err := validateID(s.id); err != nil {
+			return "", err
+		}
+		return filepath.Join(root, uploadsDirName, s.id, uploadRewoundName), nil
 	default:
 		// Unreachable: every spec type is handled above.
 		panic(fmt.Sprintf("filesystem: unknown path spec %T", spec))

@@ -145,23 +145,30 @@ func (s *Store) NewWriter(ctx context.Context, id string) (blob.Writer, error) {
 	}
 	data := s.mustPath(uploadDataSpec{id})
 	f, err := os.OpenFile(data, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err == nil {
+		if err = lockExclusive(f); err != nil {
+			f.Close()
+		}
+	}
 	if err != nil {
 		err = ioError(err, "start upload %s", id)
-		if rmErr := os.Remove(dir); rmErr != nil {
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
 			s.log.WarnContext(ctx, "blob upload directory left behind", "upload", id, "dir", dir, "err", rmErr)
 		}
 		return nil, err
 	}
-	return s.newWriter(ctx, id, f, blob.NewHasher(), false), nil
+	return &writer{s: s, ctx: ctx, id: id, f: f, h: blob.NewHasher()}, nil
 }
 
 // ResumeWriter reopens upload id at the offset recorded in state. Data
 // beyond that offset (written after the state was taken, before a crash or
-// a lost request) is truncated away. It returns an ErrNotFound error if the
-// upload's data is gone, an ErrConflict error if the data is shorter than
-// state says and an ErrInvalid error for a malformed id or state. ctx
-// bounds the Writer's life: its Write fails once ctx is done.
-func (s *Store) ResumeWriter(ctx context.Context, id string, state []byte) (w blob.Writer, err error) {
+// a lost request) is truncated away, and the upload is marked rewound so
+// that its Commit verifies by re-reading. It returns an ErrNotFound error
+// if the upload's data is gone, an ErrConflict error if the data is
+// shorter than state says or another writer has the upload open, and an
+// ErrInvalid error for a malformed id or state. ctx bounds the Writer's
+// life: its Write fails once ctx is done.
+func (s *Store) ResumeWriter(ctx context.Context, id string, state []byte) (_ blob.Writer, err error) {
 	defer errdefs.Wrapf(&err, "resume upload %s", id)
 	data, err := pathFor(s.root, uploadDataSpec{id})
 	if err != nil {
@@ -181,32 +188,62 @@ func (s *Store) ResumeWriter(ctx context.Context, id string, state []byte) (w bl
 	if err != nil {
 		return nil, ioError(err, "open upload data")
 	}
-	if err := seekTo(f, h.Size()); err != nil {
+	fw := &writer{s: s, ctx: ctx, id: id, f: f, h: h, entriesDurable: true}
+	if err := fw.resumeAt(h.Size()); err != nil {
 		f.Close()
 		return nil, err
 	}
-	return s.newWriter(ctx, id, f, h, true), nil
+	return fw, nil
 }
 
-// seekTo positions f, an upload's data file, at offset, truncating what
-// lies beyond it. It returns an ErrConflict error if f is shorter.
-func seekTo(f *os.File, offset int64) error {
-	fi, err := f.Stat()
+// resumeAt locks w's freshly opened data file and positions it at offset,
+// truncating what lies beyond it (after marking the upload rewound). It
+// returns an ErrConflict error if the data is shorter or another writer
+// holds the lock.
+func (w *writer) resumeAt(offset int64) error {
+	if err := lockExclusive(w.f); err != nil {
+		if errors.Is(err, errLocked) {
+			return errdefs.Conflict("another request is writing to this upload")
+		}
+		return ioError(err, "lock upload data")
+	}
+	fi, err := w.f.Stat()
 	if err != nil {
 		return ioError(err, "stat upload data")
 	}
+	marker := w.s.mustPath(uploadRewoundSpec{w.id})
 	switch size := fi.Size(); {
 	case size < offset:
 		return errdefs.Conflict("upload data holds %d bytes but the state expects %d", size, offset)
 	case size > offset:
-		if err := f.Truncate(offset); err != nil {
+		if err := markRewound(marker); err != nil {
+			return err
+		}
+		w.rewound = true
+		if err := w.f.Truncate(offset); err != nil {
 			return ioError(err, "truncate upload data from %d to %d bytes", size, offset)
 		}
+	default:
+		_, err := os.Lstat(marker)
+		w.rewound = err == nil
 	}
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+	if _, err := w.f.Seek(offset, io.SeekStart); err != nil {
 		return ioError(err, "seek upload data to %d", offset)
 	}
 	return nil
+}
+
+// markRewound durably creates the rewound marker at path before data is
+// truncated, so a crash cannot leave truncated data without it.
+func markRewound(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return ioError(err, "mark upload rewound")
+	}
+	if err := f.Close(); err != nil {
+		return ioError(err, "mark upload rewound")
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 // AbortUpload removes upload id and its data. state is not needed by this

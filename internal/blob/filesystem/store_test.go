@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,7 +148,6 @@ func TestResumeAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Close() // only to release the descriptor at the end
 	if _, err := w.Write(data[:33_333]); err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +158,12 @@ func TestResumeAfterRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The crash: data after the saved state reached the file, nothing else.
+	// The crash: data after the saved state reached the file, nothing
+	// else, and the process's descriptors (and its lock) are gone.
 	if _, err := w.Write(data[33_333:50_000]); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.(*writer).f.Close(); err != nil {
 		t.Fatal(err)
 	}
 
@@ -353,4 +357,119 @@ func TestNew(t *testing.T) {
 			t.Errorf("Stat after reopening = %+v, %v", info, err)
 		}
 	})
+}
+
+// TestOneWriterPerUpload: while one writer has an upload open, resuming it
+// again (a second request racing the first) is ErrConflict and disturbs
+// nothing; once the first is closed, the upload resumes normally.
+func TestOneWriterPerUpload(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	w, err := s.NewWriter(ctx, "busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResumeWriter(ctx, "busy", st); !errdefs.IsConflict(err) {
+		t.Fatalf("ResumeWriter while another writer is open = %v, want ErrConflict", err)
+	}
+	fi, err := os.Stat(s.mustPath(uploadDataSpec{"busy"}))
+	if err != nil || fi.Size() != 13 {
+		t.Fatalf("data after the refused resume: %v, %v; want 13 bytes untouched", fi, err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.ResumeWriter(ctx, "busy", st)
+	if err != nil {
+		t.Fatalf("ResumeWriter after Close: %v", err)
+	}
+	defer r.Cancel(ctx)
+	if r.Size() != 10 {
+		t.Errorf("resumed at %d, want 10", r.Size())
+	}
+}
+
+// TestRewoundUploadIsReread: once ResumeWriter truncated an upload, it is
+// marked rewound for good, and a later writer's Commit verifies the bytes
+// on disk rather than trusting the hash state it was handed.
+func TestRewoundUploadIsReread(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	marker := s.mustPath(uploadRewoundSpec{"u"})
+	hasMarker := func() bool {
+		t.Helper()
+		_, err := os.Stat(marker)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	// writeSave writes p, flushes and returns the state.
+	writeSave := func(w blob.Writer, p string) []byte {
+		t.Helper()
+		if _, err := w.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st, err := w.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	w, err := s.NewWriter(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := writeSave(w, "head-")
+	current := writeSave(w, "tail")
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if hasMarker() {
+		t.Fatal("rewound marker exists before any truncation")
+	}
+
+	// A stale request resumes from the older state: "tail" becomes "TAIL".
+	stale, err := s.ResumeWriter(ctx, "u", older)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSave(stale, "TAIL")
+	if err := stale.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !hasMarker() {
+		t.Fatal("no rewound marker after a truncating resume")
+	}
+
+	// The current state resumes without truncating (the length matches),
+	// but its hash describes "head-tail" while the data is "head-TAIL".
+	r, err := s.ResumeWriter(ctx, "u", current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Cancel(ctx)
+	dgst := digest.FromString("head-tail")
+	if _, err := r.Commit(ctx, dgst, 9); !errdefs.IsInvalid(err) {
+		t.Fatalf("Commit of data the hash state does not describe = %v, want ErrInvalid", err)
+	}
+	if _, err := s.Stat(ctx, dgst); !errdefs.IsNotFound(err) {
+		t.Errorf("Stat after the refused Commit = %v, want ErrNotFound", err)
+	}
 }

@@ -29,13 +29,12 @@ type writer struct {
 	// entriesDurable records that the upload's directory entries have been
 	// fsynced (a resumed upload's were, before its state was saved).
 	entriesDurable bool
+	// rewound records that the data was truncated to an older state at
+	// some point, so h may not describe it: Commit re-reads to verify.
+	rewound bool
 }
 
 var _ blob.Writer = (*writer)(nil)
-
-func (s *Store) newWriter(ctx context.Context, id string, f *os.File, h *blob.Hasher, resumed bool) *writer {
-	return &writer{s: s, ctx: ctx, id: id, f: f, h: h, entriesDurable: resumed}
-}
 
 // ID returns the upload id.
 func (w *writer) ID() string { return w.id }
@@ -96,9 +95,9 @@ func (w *writer) State() ([]byte, error) {
 
 // Commit verifies the upload and moves its data to the path of expected.
 // Steps: fsync the data, check size and digest (sha256 from the running
-// hash, other algorithms by re-reading the file), then either rename the
-// file into place and fsync its directory or, if expected is stored
-// already, keep the stored copy. The upload directory is removed last; a
+// hash, other algorithms and rewound uploads by re-reading the file), then
+// either rename the file into place and fsync its directory or, if
+// expected is stored already, keep the stored copy. The upload directory is removed last; a
 // failure to remove it is logged, not returned, since the blob is safe.
 func (w *writer) Commit(ctx context.Context, expected digest.Digest, size int64) (info blob.Info, err error) {
 	defer errdefs.Wrapf(&err, "commit upload %s as %s", w.id, expected)
@@ -128,13 +127,17 @@ func (w *writer) Commit(ctx context.Context, expected digest.Digest, size int64)
 	return blob.Info{Digest: expected, Size: w.h.Size()}, nil
 }
 
-// verify checks the upload's data against expected.
+// verify checks the upload's data against expected: from the running
+// hash when it is trustworthy and of expected's algorithm, else by
+// re-reading the data file.
 func (w *writer) verify(ctx context.Context, expected digest.Digest) error {
 	if ok, decided := w.h.Verify(expected); decided {
 		if !ok {
 			return errdefs.Invalid("content digest is %s", w.h.Digest())
 		}
-		return nil
+		if !w.rewound {
+			return nil
+		}
 	}
 	r := ctxReader{ctx: ctx, r: io.NewSectionReader(w.f, 0, w.h.Size())}
 	err := blob.VerifyReader(r, expected)
