@@ -12,15 +12,17 @@ import (
 )
 
 // wireManifest is the union of the fields of every manifest type, decoded in
-// one pass. Pointers tell "absent" (or null) from "empty".
+// one pass. Pointers tell "absent" (or null) from "empty". The OCI-only
+// fields stay raw until the type is known, so that a Docker manifest carrying
+// odd values there is not refused for fields its format does not define.
 type wireManifest struct {
 	SchemaVersion *int              `json:"schemaVersion"`
 	MediaType     string            `json:"mediaType"`
-	ArtifactType  string            `json:"artifactType"`
+	ArtifactType  json.RawMessage   `json:"artifactType"`
 	Config        *wireDescriptor   `json:"config"`
 	Layers        *[]wireDescriptor `json:"layers"`
 	Manifests     *[]wireDescriptor `json:"manifests"`
-	Subject       *wireDescriptor   `json:"subject"`
+	Subject       json.RawMessage   `json:"subject"`
 	Annotations   map[string]string `json:"annotations"`
 }
 
@@ -88,21 +90,30 @@ func decode(body []byte) (*wireManifest, error) {
 	}
 	w := new(wireManifest)
 	if err := json.Unmarshal(body, w); err != nil {
-		return nil, jsonError(err)
+		return nil, jsonError("", err)
 	}
 	return w, nil
 }
 
-// jsonError turns an encoding/json error into an Invalid error a user can act on.
-func jsonError(err error) error {
+// jsonError turns an encoding/json error into an Invalid error a user can
+// act on. prefix is the path of the value that was decoded ("" for the body).
+func jsonError(prefix string, err error) error {
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
 		return errdefs.Invalid("manifest invalid: body is not valid JSON: %v (at byte %d)", syn, syn.Offset)
 	}
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
-		return errdefs.Invalid("manifest invalid: field %q must be %s, got %s (at byte %d)",
-			jsonPath(typ.Field), describeType(typ.Type), typ.Value, typ.Offset)
+		field := jsonPath(typ.Field)
+		switch {
+		case prefix == "":
+		case field == "":
+			field = prefix
+		default:
+			field = prefix + "." + field
+		}
+		return errdefs.Invalid("manifest invalid: field %q must be %s, got %s",
+			field, describeType(typ.Type), typ.Value)
 	}
 	return errdefs.Invalid("manifest invalid: %v", err)
 }
@@ -229,19 +240,31 @@ func buildIndex(mt string, w *wireManifest) (*Manifest, error) {
 	return m, nil
 }
 
-// ociExtras validates the fields only OCI types define: subject and
-// artifactType.
+// ociExtras decodes and validates the fields only OCI types define: subject
+// and artifactType.
 func ociExtras(w *wireManifest) (*v1.Descriptor, string, error) {
-	if w.ArtifactType != "" && !validMediaType(w.ArtifactType) {
+	var artifactType string
+	if len(w.ArtifactType) > 0 {
+		if err := json.Unmarshal(w.ArtifactType, &artifactType); err != nil {
+			return nil, "", jsonError("artifactType", err)
+		}
+	}
+	if artifactType != "" && !validMediaType(artifactType) {
 		return nil, "", errdefs.Invalid("manifest invalid: artifactType %q is not a valid media type (want type/subtype per RFC 6838)",
-			w.ArtifactType)
+			artifactType)
 	}
-	if w.Subject == nil {
-		return nil, w.ArtifactType, nil
+	var subject *wireDescriptor
+	if len(w.Subject) > 0 {
+		if err := json.Unmarshal(w.Subject, &subject); err != nil {
+			return nil, "", jsonError("subject", err)
+		}
 	}
-	s, err := checkDescriptor(fieldPath{"subject", -1}, w.Subject)
+	if subject == nil {
+		return nil, artifactType, nil
+	}
+	s, err := checkDescriptor(fieldPath{"subject", -1}, subject)
 	if err != nil {
 		return nil, "", err
 	}
-	return &s, w.ArtifactType, nil
+	return &s, artifactType, nil
 }

@@ -89,6 +89,9 @@ func TestParseInvalid(t *testing.T) {
 		{"docker list without manifests", MediaTypeDockerManifestList, `{"schemaVersion":2}`, errdefs.ErrInvalid, "manifests is missing"},
 		{"layers not an array", oci, `{"schemaVersion":2,"config":` + cfgRaw + `,"layers":{}}`, errdefs.ErrInvalid, `field "layers" must be an array`},
 		{"annotation value not a string", oci, `{"schemaVersion":2,"config":` + cfgRaw + `,"annotations":{"a":1}}`, errdefs.ErrInvalid, `field "annotations" must be a string`},
+		{"artifactType not a string", oci, `{"schemaVersion":2,"artifactType":7,"config":` + cfgRaw + `}`, errdefs.ErrInvalid, `field "artifactType" must be a string, got number`},
+		{"subject not an object", oci, `{"schemaVersion":2,"config":` + cfgRaw + `,"subject":[]}`, errdefs.ErrInvalid, `field "subject" must be an object, got array`},
+		{"subject size not a number", idx, `{"schemaVersion":2,"manifests":[],"subject":{"size":"1"}}`, errdefs.ErrInvalid, `field "subject.size" must be an integer`},
 		{"artifactType malformed", oci, `{"schemaVersion":2,"artifactType":"example","config":` + cfgRaw + `}`, errdefs.ErrInvalid, `artifactType "example" is not a valid media type`},
 
 		// Descriptors.

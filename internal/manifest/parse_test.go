@@ -49,6 +49,16 @@ func TestParseValid(t *testing.T) {
 	dockerM["subject"] = map[string]any{"mediaType": "bogus", "digest": "nope", "size": -1}
 	dockerM["artifactType"] = "not a media type"
 	dockerWithOCIFields := mustJSON(t, dockerM)
+	dockerM["subject"], dockerM["artifactType"] = 5, []int{7}
+	dockerWithOddFields := mustJSON(t, dockerM)
+	wantDocker := &Manifest{
+		MediaType: MediaTypeDockerManifest,
+		Config:    ptr(descOf(digest.SHA256, mtDockerConfig, content("dconfig", 500))),
+		Layers: []v1.Descriptor{
+			descOf(digest.SHA256, mtDockerLayer, content("dlayer0", 900)),
+			descOf(digest.SHA256, MediaTypeDockerForeignLayer, content("dforeign", 900)),
+		},
+	}
 
 	tests := []struct {
 		name string
@@ -75,14 +85,10 @@ func TestParseValid(t *testing.T) {
 			MediaType: MediaTypeImageManifest, ArtifactType: MediaTypeEmptyJSON, Config: &noArtType.Config,
 			Layers: noArtType.Layers, Annotations: noArtType.Annotations,
 		}},
-		{"docker manifest ignores subject and artifactType", MediaTypeDockerManifest, dockerWithOCIFields, &Manifest{
-			MediaType: MediaTypeDockerManifest,
-			Config:    ptr(descOf(digest.SHA256, mtDockerConfig, content("dconfig", 500))),
-			Layers: []v1.Descriptor{
-				descOf(digest.SHA256, mtDockerLayer, content("dlayer0", 900)),
-				descOf(digest.SHA256, MediaTypeDockerForeignLayer, content("dforeign", 900)),
-			},
-		}},
+		{"docker manifest ignores subject and artifactType", MediaTypeDockerManifest, dockerWithOCIFields, wantDocker},
+		{"docker manifest ignores their JSON types too", MediaTypeDockerManifest, dockerWithOddFields, wantDocker},
+		{"null subject is absent", MediaTypeImageManifest,
+			bytes.Replace(imgBody, []byte(`"schemaVersion":2,`), []byte(`"schemaVersion":2,"subject":null,"artifactType":null,`), 1), wantImg},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
