@@ -196,56 +196,6 @@ func (s *Store) ResumeWriter(ctx context.Context, id string, state []byte) (_ bl
 	return fw, nil
 }
 
-// resumeAt locks w's freshly opened data file and positions it at offset,
-// truncating what lies beyond it (after marking the upload rewound). It
-// returns an ErrConflict error if the data is shorter or another writer
-// holds the lock.
-func (w *writer) resumeAt(offset int64) error {
-	if err := lockExclusive(w.f); err != nil {
-		if errors.Is(err, errLocked) {
-			return errdefs.Conflict("another request is writing to this upload")
-		}
-		return ioError(err, "lock upload data")
-	}
-	fi, err := w.f.Stat()
-	if err != nil {
-		return ioError(err, "stat upload data")
-	}
-	marker := w.s.mustPath(uploadRewoundSpec{w.id})
-	switch size := fi.Size(); {
-	case size < offset:
-		return errdefs.Conflict("upload data holds %d bytes but the state expects %d", size, offset)
-	case size > offset:
-		if err := markRewound(marker); err != nil {
-			return err
-		}
-		w.rewound = true
-		if err := w.f.Truncate(offset); err != nil {
-			return ioError(err, "truncate upload data from %d to %d bytes", size, offset)
-		}
-	default:
-		_, err := os.Lstat(marker)
-		w.rewound = err == nil
-	}
-	if _, err := w.f.Seek(offset, io.SeekStart); err != nil {
-		return ioError(err, "seek upload data to %d", offset)
-	}
-	return nil
-}
-
-// markRewound durably creates the rewound marker at path before data is
-// truncated, so a crash cannot leave truncated data without it.
-func markRewound(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return ioError(err, "mark upload rewound")
-	}
-	if err := f.Close(); err != nil {
-		return ioError(err, "mark upload rewound")
-	}
-	return syncDir(filepath.Dir(path))
-}
-
 // AbortUpload removes upload id and its data. state is not needed by this
 // driver. Aborting an upload that does not exist is not an error; a
 // malformed id is an ErrInvalid error. Like Writer.Cancel it does not
