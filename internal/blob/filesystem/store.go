@@ -104,9 +104,10 @@ func (s *Store) Open(ctx context.Context, dgst digest.Digest) (io.ReadSeekCloser
 	return f, nil
 }
 
-// Delete removes dgst. It returns an ErrNotFound error if dgst is not
-// stored. The fan-out directories stay, even when empty. Readers that
-// opened dgst before keep reading it to the end.
+// Delete removes dgst and fsyncs the directory that held it. It returns an
+// ErrNotFound error if dgst is not stored. The fan-out directories stay,
+// even when empty. Readers that opened dgst before keep reading it to the
+// end.
 func (s *Store) Delete(ctx context.Context, dgst digest.Digest) error {
 	p, err := pathFor(s.root, blobSpec{dgst})
 	if err != nil {
@@ -122,7 +123,9 @@ func (s *Store) Delete(ctx context.Context, dgst digest.Digest) error {
 	if err != nil {
 		return ioError(err, "delete blob %s", dgst)
 	}
-	return nil
+	// Make the removal durable: a delete undone by a crash would leave
+	// bytes that no metadata points at and no sweep would look for again.
+	return syncDir(filepath.Dir(p))
 }
 
 // NewWriter starts upload id in a new directory uploads/<id>. It returns an
