@@ -218,10 +218,13 @@ func testAbortUpload(t *testing.T, h Harness) {
 		// close is false to abort while the writer is still open (another
 		// request may hold it when the session expires).
 		close bool
+		// done aborts with a context that is already done.
+		done bool
 	}{
-		{"with state", true, true},
-		{"without state", false, true},
-		{"writer still open", true, false},
+		{"with state", true, true, false},
+		{"without state", false, true, false},
+		{"writer still open", true, false, false},
+		{"with a done context", true, true, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -243,8 +246,13 @@ func testAbortUpload(t *testing.T, h Harness) {
 			if tc.withState {
 				abortState = st
 			}
+			abortCtx, cancel := context.WithCancel(ctx)
+			if tc.done {
+				cancel()
+			}
+			defer cancel()
 			for i := range 2 {
-				if err := h.Store.AbortUpload(ctx, w.ID(), abortState); err != nil {
+				if err := h.Store.AbortUpload(abortCtx, w.ID(), abortState); err != nil {
 					t.Fatalf("AbortUpload #%d: %v", i+1, err)
 				}
 			}
