@@ -205,8 +205,7 @@ if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
 fi
 
 note "measuring the load tool itself (berthbench selfcheck --size $selfcheck_size)"
-"$bench" selfcheck --size "$selfcheck_size" -o json >"$run_dir/selfcheck.json"
-"$bench" selfcheck --size "$selfcheck_size" >&2 </dev/null || true
+"$bench" selfcheck --size "$selfcheck_size" --json-out "$run_dir/selfcheck.json" >&2
 
 problems=0
 for r in $(seq 1 "$rounds"); do

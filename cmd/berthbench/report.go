@@ -15,7 +15,10 @@ import (
 // multiFlag collects a flag given several times, in order.
 type multiFlag []string
 
-func (m *multiFlag) String() string     { return strings.Join(*m, "; ") }
+// String joins the values given so far.
+func (m *multiFlag) String() string { return strings.Join(*m, "; ") }
+
+// Set appends one more value.
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func cmdReport(args []string, stdout, stderr io.Writer) int {

@@ -151,6 +151,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	rep := bench.Report{
 		Tool: "berthbench", Registry: f.registry, Label: f.label, Round: f.round,
 		Started: time.Now().UTC(), ServerPID: f.pid, GoVersion: runtime.Version(), Config: cfg,
+		LoadStart: bench.LoadAverage(),
 	}
 	for _, s := range scs {
 		if ctx.Err() != nil {
@@ -158,6 +159,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		}
 		rep.Results = append(rep.Results, s.Run(ctx, env)...)
 	}
+	rep.LoadEnd = bench.LoadAverage()
 	if f.output == "json" {
 		err = bench.WriteJSON(stdout, rep)
 	} else {

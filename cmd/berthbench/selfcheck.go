@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"text/tabwriter"
 
 	"github.com/berth-registry/berth/internal/bench"
@@ -15,6 +17,7 @@ func cmdSelfcheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	sizeFlag := fs.String("size", "1GiB", "bytes to generate, hash and send per measurement")
 	output := fs.String("o", "table", "output format: table or json")
+	jsonOut := fs.String("json-out", "", "also write the JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return exitFatal
 	}
@@ -27,6 +30,17 @@ func cmdSelfcheck(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "berthbench:", err)
 		return exitFatal
+	}
+	if *jsonOut != "" {
+		var buf bytes.Buffer
+		err := writeJSON(&buf, checks)
+		if err == nil {
+			err = os.WriteFile(*jsonOut, buf.Bytes(), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "berthbench:", err)
+			return exitFatal
+		}
 	}
 	if *output == "json" {
 		if err := writeJSON(stdout, checks); err != nil {

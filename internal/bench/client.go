@@ -77,6 +77,7 @@ type StatusError struct {
 	Message string // OCI message or the start of the body
 }
 
+// Error reads "<op>: HTTP <status> <CODE>: <message>".
 func (e *StatusError) Error() string {
 	s := fmt.Sprintf("%s: HTTP %d", e.Op, e.Status)
 	if e.Code != "" {

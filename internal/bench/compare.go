@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"sort"
 )
@@ -35,7 +36,7 @@ var Targets = []Target{
 	{"manifest-few/get", "manifest GET by tag, 16 tags, c=64", OpsPerSec, 2.3},
 	{"manifest-many/head", "manifest HEAD by tag, 5,000 tags, c=64", OpsPerSec, 2},
 	{"manifest-many/get", "manifest GET by tag, 5,000 tags, c=64", OpsPerSec, 2},
-	{"tag-push", "tag push (manifest PUT by tag)", OpsPerSec, 1.5},
+	{"tag-push", "5,000 tag pushes (manifest PUT by tag; ops/s = tags/s)", OpsPerSec, 1.5},
 	{"tag-list", "tag list walk, 5,000 tags, n=100", SecsPerWalk, 0.5},
 	{"catalog", "catalog walk, 1,000 repositories, n=100", SecsPerWalk, 1.0},
 }
@@ -242,6 +243,25 @@ func (c *Comparison) Find(name string) *Compared {
 		return nil
 	}
 	return &c.Results[i]
+}
+
+// NonDefaultSizes reports whether any round ran with sizes, counts,
+// durations or concurrency other than DefaultConfig's.
+func (c *Comparison) NonDefaultSizes() bool {
+	norm := func(cfg Config) Config {
+		cfg.RunID, cfg.RepoPrefix, cfg.SetupConcurrency, cfg.LargeSize = "", "", 0, 0
+		if len(cfg.Concurrency) == 0 {
+			cfg.Concurrency = nil
+		}
+		return cfg
+	}
+	want := norm(DefaultConfig())
+	for _, r := range c.Reports {
+		if !reflect.DeepEqual(norm(r.Config), want) {
+			return true
+		}
+	}
+	return false
 }
 
 // Complete reports whether both servers have at least one round.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -39,7 +40,9 @@ func TestJudge(t *testing.T) {
 // round builds one round's report for a label from headline values by
 // result name.
 func round(label string, n int, cpu float64, rss int64, values map[string]float64, errs map[string]int64) Report {
-	rep := Report{Tool: "berthbench", Label: label, Round: n}
+	rep := Report{Tool: "berthbench", Label: label, Round: n, Config: DefaultConfig(),
+		Started:   time.Date(2026, 11, 23, 6, n, 0, 0, time.UTC),
+		LoadStart: 0.05, LoadEnd: 1.5}
 	for _, s := range Scenarios() {
 		for _, phaseName := range []string{"", "push", "pull", "head", "get"} {
 			name := s.Name
@@ -129,6 +132,22 @@ func TestCompareVerdicts(t *testing.T) {
 	}
 	if got := c.Totals[LabelDistribution].CPU; !cmp.Equal(got, []float64{3, 3, 3}) {
 		t.Errorf("distribution CPU totals = %v, want 3 count-bound phases of 1 s per round", got)
+	}
+}
+
+func TestNonDefaultSizes(t *testing.T) {
+	reps := sampleReports()
+	if Compare(reps).NonDefaultSizes() {
+		t.Error("default-sized rounds reported as non-default")
+	}
+	reps[3].Config = QuickConfig()
+	if !Compare(reps).NonDefaultSizes() {
+		t.Error("a quick round went unnoticed")
+	}
+	reps[3].Config = DefaultConfig()
+	reps[3].Config.Concurrency = map[string]int{"*": 4}
+	if !Compare(reps).NonDefaultSizes() {
+		t.Error("a concurrency override went unnoticed")
 	}
 }
 

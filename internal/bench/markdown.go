@@ -43,8 +43,13 @@ func WriteMarkdown(w io.Writer, c *Comparison, in DocInput) error {
 		b.WriteString("`scripts/bench.sh` has run against both servers. Numbers from a run against only one ")
 		b.WriteString("server are never written here.\n\n")
 	}
+	if c.NonDefaultSizes() {
+		b.WriteString("**Warning: these rounds used non-default sizes or concurrency (`--quick` or overrides)**; the ")
+		b.WriteString("\"what\" column describes the full benchmark, the parameters under each scenario what actually ran.\n\n")
+	}
 	writeSummary(&b, c)
 	writeMachine(&b, in)
+	writeRounds(&b, c)
 	writeMethod(&b, in)
 	for _, s := range Scenarios() {
 		writeScenario(&b, c, s)
@@ -112,6 +117,18 @@ func writeMachine(b *strings.Builder, in DocInput) {
 	}
 }
 
+func writeRounds(b *strings.Builder, c *Comparison) {
+	if len(c.Reports) == 0 {
+		return
+	}
+	b.WriteString("Rounds, in the order they ran (1-minute load average at start → end; above ~0.5 other work was competing):\n\n")
+	b.WriteString("| server | round | started (UTC) | load average |\n|---|---:|---|---|\n")
+	for _, r := range c.Reports {
+		fmt.Fprintf(b, "| %s | %d | %s | %.2f → %.2f |\n", r.Label, r.Round, r.Started.Format("2006-01-02 15:04:05"), r.LoadStart, r.LoadEnd)
+	}
+	b.WriteString("\n")
+}
+
 func writeMethod(b *strings.Builder, in DocInput) {
 	b.WriteString("## How it was run\n\n")
 	if len(in.Commands) > 0 {
@@ -139,8 +156,8 @@ var methodNotes = []string{
 	"**Durability differs:** Distribution's filesystem driver does not fsync what it writes; Berth fsyncs blob " +
 		"data and its directory before the metadata that points at it commits. Distribution's figures therefore " +
 		"include no fsync cost.",
-	"The servers and the load tool (`berthbench`) run on the same 2-core machine and nothing is pinned to a " +
-		"core: the tool's CPU use competes with the server's. The tool's own speed is measured above.",
+	"The servers and the load tool (`berthbench`) run on the same machine (cores above) and nothing is pinned " +
+		"to a core: the tool's CPU use competes with the server's. The tool's own speed is measured above.",
 	"Server CPU seconds (utime+stime from /proc/<pid>/stat) and peak RSS (VmHWM from /proc/<pid>/status, " +
 		"reset through clear_refs at the start of every phase) cover the measured phase only, not its set-up. " +
 		"For phases that run for a fixed time (manifest HEAD/GET) CPU is shown per 1,000 operations, since a " +

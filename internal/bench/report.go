@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,8 +21,12 @@ type Report struct {
 	Started   time.Time `json:"started"`
 	ServerPID int       `json:"server_pid,omitempty"`
 	GoVersion string    `json:"go_version"`
-	Config    Config    `json:"config"`
-	Results   []Result  `json:"results"`
+	// LoadStart and LoadEnd are the 1-minute load averages when the run
+	// started and ended: other work on the machine skews every figure.
+	LoadStart float64  `json:"load_start,omitempty"`
+	LoadEnd   float64  `json:"load_end,omitempty"`
+	Config    Config   `json:"config"`
+	Results   []Result `json:"results"`
 }
 
 // Problems returns the number of failed operations plus the number of
@@ -34,6 +40,21 @@ func (r Report) Problems() int64 {
 		}
 	}
 	return n
+}
+
+// LoadAverage returns the 1-minute load average from /proc/loadavg, or 0
+// where there is none.
+func LoadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 // WriteJSON writes r as indented JSON.
@@ -62,7 +83,7 @@ func WriteTable(w io.Writer, r Report) error {
 	if r.Label != "" {
 		fmt.Fprintf(w, " (%s, round %d)", r.Label, r.Round)
 	}
-	fmt.Fprintf(w, ", started %s\n\n", r.Started.Format(time.RFC3339))
+	fmt.Fprintf(w, ", started %s, load average %.2f → %.2f\n\n", r.Started.Format(time.RFC3339), r.LoadStart, r.LoadEnd)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "result\tconc\tops\terrors\tMiB\twall s\tvalue\tunit\tp50 ms\tp95 ms\tp99 ms\tsrv cpu s\tsrv rss MiB\tsrv peak MiB\t")
 	for _, res := range r.Results {
