@@ -237,7 +237,7 @@ done
 
 # --- report ------------------------------------------------------------------
 
-fs_type=$(stat -f -c %T "$data_base")
+fs_type=$(findmnt -no FSTYPE -T "$data_base" 2>/dev/null || stat -f -c %T "$data_base")
 fs_source=$(df -P "$data_base" | awk 'NR == 2 { print $1 " mounted on " $6 }')
 cmdline="scripts/bench.sh --rounds $rounds --scenarios $scenarios"
 [[ $quick == 1 ]] && cmdline+=" --quick"

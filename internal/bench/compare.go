@@ -298,10 +298,12 @@ func (c *Comparison) TotalVerdicts() (cpuRatio float64, cpu Verdict, rssRatio fl
 	return cpuRatio, Judge(cpuRatio, CPUTarget, false), rssRatio, Judge(rssRatio, RSSTarget, false)
 }
 
-// formatRatio prints a ratio as "1.23×" or "—".
+// formatRatio prints a ratio to three significant digits ("1.23×",
+// "0.995×", so that a ratio just under a target of 1 does not print as 1),
+// or "—".
 func formatRatio(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f×", r)
+	return fmt.Sprintf("%.3g×", r)
 }

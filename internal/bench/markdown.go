@@ -123,7 +123,9 @@ func writeRounds(b *strings.Builder, c *Comparison) {
 	}
 	b.WriteString("Rounds, in the order they ran (1-minute load average at start → end; above ~0.5 other work was competing):\n\n")
 	b.WriteString("| server | round | started (UTC) | load average |\n|---|---:|---|---|\n")
-	for _, r := range c.Reports {
+	reps := slices.Clone(c.Reports)
+	slices.SortStableFunc(reps, func(x, y Report) int { return x.Started.Compare(y.Started) })
+	for _, r := range reps {
 		fmt.Fprintf(b, "| %s | %d | %s | %.2f → %.2f |\n", r.Label, r.Round, r.Started.Format("2006-01-02 15:04:05"), r.LoadStart, r.LoadEnd)
 	}
 	b.WriteString("\n")
@@ -422,8 +424,10 @@ func formatValue(v float64, u Unit) string {
 	switch {
 	case math.IsNaN(v):
 		return "—"
-	case u == SecsPerWalk:
+	case u == SecsPerWalk && v >= 0.1:
 		return fmt.Sprintf("%.3f", v)
+	case u == SecsPerWalk:
+		return fmt.Sprintf("%.3g", v) // three significant digits of a few ms
 	case v >= 100:
 		return fmt.Sprintf("%.0f", v)
 	default:

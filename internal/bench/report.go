@@ -101,7 +101,7 @@ func WriteTable(w io.Writer, r Report) error {
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			res.Name, res.Concurrency, res.Ops, res.Errors, mib(res.Bytes), f2(res.WallSeconds),
-			f2(res.Value), res.Unit, lat[0], lat[1], lat[2], cpu, rss, peak)
+			formatValue(res.Value, res.Unit), res.Unit, lat[0], lat[1], lat[2], cpu, rss, peak)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing table: %w", err)
