@@ -26,8 +26,8 @@ type Options struct {
 	Logger *slog.Logger
 	// SkipMigrations opens the database without migrating it, for when
 	// another step (an operator, a `migrate` command) owns the schema. The
-	// schema version is still checked: a database newer than this binary is
-	// refused either way.
+	// schema version is still checked: Open fails unless the database is
+	// at exactly the newest version this binary knows.
 	SkipMigrations bool
 	// ReadConns is the size of the reader pool. Zero means
 	// max(4, 2×GOMAXPROCS).
@@ -55,11 +55,11 @@ var _ meta.Store = (*Store)(nil)
 // database at path, migrates it to the newest schema unless
 // opts.SkipMigrations, and returns a Store. It fails with an error of class
 // errdefs.ErrUnsupported if the database holds a newer schema than this
-// binary knows. The path must name a file: an in-memory database cannot be
-// shared by the two pools.
+// binary knows, or an older one while migrations are skipped. The path must
+// name a file: an in-memory database cannot be shared by the two pools.
 func Open(ctx context.Context, path string, opts Options) (_ *Store, err error) {
 	defer errdefs.Wrapf(&err, "open sqlite metadata store %s", path)
-	s, err := openPools(path, opts)
+	s, err := openPools(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func Open(ctx context.Context, path string, opts Options) (_ *Store, err error) 
 }
 
 // openPools opens the writer and reader pools on path.
-func openPools(path string, opts Options) (*Store, error) {
+func openPools(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" || path == ":memory:" {
 		return nil, errdefs.Invalid("a database file path is required")
 	}
@@ -105,7 +105,7 @@ func openPools(path string, opts Options) (*Store, error) {
 	writer.SetConnMaxIdleTime(0)
 	// The writer connection switches the file to WAL; open it before any
 	// reader so the readers never see a rollback-journal database.
-	if err := writer.Ping(); err != nil {
+	if err := writer.PingContext(ctx); err != nil {
 		_ = writer.Close()
 		return nil, fmt.Errorf("open writer: %w", classify(err))
 	}
@@ -153,8 +153,10 @@ func dsn(path string, busy time.Duration, writer bool) string {
 // WithTx runs fn in one IMMEDIATE transaction on the writer connection,
 // committing it if fn returns nil and rolling it back otherwise (also if fn
 // panics). On failure it returns fn's error unchanged. Writers queue for the
-// single writer connection, so fn is never retried; fn must not call the
-// Store itself (only tx), or it would wait for the connection it holds.
+// single writer connection, so there is no serialization failure and fn is
+// never retried. fn must touch the database only through tx, as the
+// contract says: a write through the Store itself would wait (until ctx
+// ends) for the connection fn's own transaction holds.
 func (s *Store) WithTx(ctx context.Context, fn func(tx meta.Querier) error) error {
 	return s.inTx(ctx, func(q *querier) error { return fn(q) })
 }
