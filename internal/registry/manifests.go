@@ -1,0 +1,224 @@
+package registry
+
+import (
+	"context"
+	"slices"
+
+	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/manifest"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/ref"
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ManifestPut is a manifest push.
+type ManifestPut struct {
+	// Repository is the repository name.
+	Repository string
+	// Reference is the tag or digest in the URL.
+	Reference string
+	// ContentType is the request's Content-Type.
+	ContentType string
+	// Body is the manifest exactly as sent.
+	Body []byte
+	// Tags are further tags to point at the manifest (the tag= query
+	// parameters of a push by digest).
+	Tags []string
+}
+
+// ManifestPushed describes a stored manifest.
+type ManifestPushed struct {
+	Digest  digest.Digest
+	Subject digest.Digest
+	// Tags are the tags now pointing at it from this push.
+	Tags []string
+}
+
+// PutManifest validates and stores a manifest, and points its tags at it,
+// in one transaction. Every blob and child manifest it names must already
+// be in the repository (MissingReferencesError); a push by digest must
+// match the body (DigestMismatchError).
+func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *ManifestPushed, err error) {
+	defer errdefs.Wrapf(&err, "put manifest %s:%s", p.Repository, p.Reference)
+	if err := ref.ValidRepository(p.Repository); err != nil {
+		return nil, err
+	}
+	if int64(len(p.Body)) > s.opts.MaxManifestBytes {
+		return nil, errdefs.TooLarge("manifest is %d bytes, over the %d-byte limit", len(p.Body), s.opts.MaxManifestBytes)
+	}
+	tag, want, err := ref.ParseReference(p.Reference)
+	if err != nil {
+		return nil, err
+	}
+	tags := slices.Clone(p.Tags)
+	if tag != "" {
+		tags = append([]string{tag}, tags...)
+	}
+	for _, t := range tags {
+		if err := ref.ValidTag(t); err != nil {
+			return nil, err
+		}
+	}
+	slices.Sort(tags)
+	tags = slices.Compact(tags)
+	alg := digest.Canonical
+	if want != "" {
+		alg = want.Algorithm()
+	}
+	dgst := alg.FromBytes(p.Body)
+	if want != "" && dgst != want {
+		return nil, &DigestMismatchError{Expected: want, Actual: dgst}
+	}
+	m, err := manifest.Parse(p.ContentType, p.Body)
+	if err != nil {
+		return nil, err
+	}
+	row, refs := s.manifestRow(m, dgst, p.Body)
+	err = s.meta.WithTx(ctx, func(tx meta.Querier) error {
+		repo, err := tx.EnsureRepository(ctx, p.Repository)
+		if err != nil {
+			return err
+		}
+		row.RepositoryID = repo.ID
+		if err := checkReferences(ctx, tx, repo.ID, m); err != nil {
+			return err
+		}
+		if err := tx.PutManifest(ctx, row, refs); err != nil {
+			return err
+		}
+		for _, t := range tags {
+			if _, err := tx.PutTag(ctx, repo.ID, t, dgst); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ManifestPushed{Digest: dgst, Subject: row.Subject, Tags: tags}, nil
+}
+
+// manifestRow builds the stored row and reference edges of a parsed
+// manifest.
+func (s *Service) manifestRow(m *manifest.Manifest, dgst digest.Digest, body []byte) (*meta.Manifest, []meta.Reference) {
+	row := &meta.Manifest{
+		Digest:       dgst,
+		MediaType:    m.MediaType,
+		ArtifactType: m.ArtifactType,
+		Size:         int64(len(body)),
+		Annotations:  m.Annotations,
+		Content:      body,
+		PushedAt:     s.now(),
+	}
+	if m.Subject != nil {
+		row.Subject = m.Subject.Digest
+	}
+	if m.Config != nil {
+		row.ConfigDigest = m.Config.Digest
+	}
+	var refs []meta.Reference
+	add := func(d v1.Descriptor, kind meta.RefKind) {
+		for _, r := range refs {
+			if r.Digest == d.Digest && r.Kind == kind {
+				return
+			}
+		}
+		refs = append(refs, meta.Reference{Digest: d.Digest, Kind: kind, Size: d.Size})
+	}
+	for _, d := range m.RequiredBlobs() {
+		add(d, meta.RefBlob)
+	}
+	for _, d := range m.Children() {
+		add(d, meta.RefManifest)
+	}
+	return row, refs
+}
+
+// checkReferences enforces rule 1: everything a manifest names is in its
+// repository before the manifest is stored.
+func checkReferences(ctx context.Context, tx meta.Querier, repoID int64, m *manifest.Manifest) error {
+	var blobs, children []digest.Digest
+	for _, d := range m.RequiredBlobs() {
+		blobs = append(blobs, d.Digest)
+	}
+	for _, d := range m.Children() {
+		children = append(children, d.Digest)
+	}
+	missing := &MissingReferencesError{}
+	var err error
+	if len(blobs) > 0 {
+		if missing.Blobs, err = tx.MissingLinks(ctx, repoID, blobs); err != nil {
+			return err
+		}
+	}
+	if len(children) > 0 {
+		if missing.Manifests, err = tx.MissingManifests(ctx, repoID, children); err != nil {
+			return err
+		}
+	}
+	if len(missing.Blobs) > 0 || len(missing.Manifests) > 0 {
+		return missing
+	}
+	return nil
+}
+
+// GetManifest returns the manifest reference (tag or digest) names in
+// repository repo, with its content when withContent.
+func (s *Service) GetManifest(ctx context.Context, repo, reference string, withContent bool) (m *meta.Manifest, err error) {
+	defer errdefs.Wrapf(&err, "manifest %s:%s", repo, reference)
+	tag, dgst, err := ref.ParseReference(reference)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.repository(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	if tag != "" {
+		return s.meta.GetTaggedManifest(ctx, r.ID, tag, withContent)
+	}
+	return s.meta.GetManifest(ctx, r.ID, dgst, withContent)
+}
+
+// DeleteManifest deletes by reference: a tag deletes only the tag; a digest
+// deletes the manifest and every tag pointing at it. A manifest that an
+// index in the repository still names cannot be deleted (ErrConflict).
+func (s *Service) DeleteManifest(ctx context.Context, repo, reference string) (err error) {
+	defer errdefs.Wrapf(&err, "delete manifest %s:%s", repo, reference)
+	tag, dgst, err := ref.ParseReference(reference)
+	if err != nil {
+		return err
+	}
+	r, err := s.repository(ctx, repo)
+	if err != nil {
+		return err
+	}
+	if tag != "" {
+		_, err := s.meta.DeleteTag(ctx, r.ID, tag)
+		return err
+	}
+	return s.meta.WithTx(ctx, func(tx meta.Querier) error {
+		if _, err := tx.GetManifest(ctx, r.ID, dgst, false); err != nil {
+			return err
+		}
+		parents, err := tx.ListManifestParents(ctx, r.ID, dgst)
+		if err != nil {
+			return err
+		}
+		if len(parents) > 0 {
+			return errdefs.Conflict("manifest is part of index %s; delete the index first", parents[0])
+		}
+		tags, err := tx.ListTagsOf(ctx, r.ID, dgst)
+		if err != nil {
+			return err
+		}
+		for _, t := range tags {
+			if _, err := tx.DeleteTag(ctx, r.ID, t); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteManifest(ctx, r.ID, dgst)
+	})
+}
