@@ -16,13 +16,15 @@
 //	w.Cancel(ctx)                     // or discard; safe to defer after Commit
 //
 // Errors: ErrNotFound (errdefs) for a missing blob or upload, ErrInvalid for
-// a digest or size that does not match the data, ErrUnavailable when the
-// backing storage fails.
+// a malformed digest or one that does not match the data (and a size that
+// does not), ErrConflict for a second writer on one upload, ErrUnavailable
+// when the backing storage fails.
 package blob
 
 import (
 	"context"
 	"io"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -51,17 +53,29 @@ type Provider interface {
 // Ingester writes new content through uploads that can be resumed by any
 // process sharing the store.
 type Ingester interface {
-	// NewWriter starts upload id (an opaque, unique, path-safe string).
+	// NewWriter starts upload id (an opaque, unique, path-safe string). An
+	// ErrAlreadyExists error if the store holds data for id already. The
+	// writer's Write honours ctx: it fails once ctx is done.
 	NewWriter(ctx context.Context, id string) (Writer, error)
 	// ResumeWriter reopens upload id at the point State captured. Data the
 	// driver holds beyond that point is discarded. An ErrNotFound error if
 	// the upload's data is gone; an ErrConflict error if it is shorter than
-	// the state says.
+	// the state says, or if another writer has the upload open.
 	ResumeWriter(ctx context.Context, id string, state []byte) (Writer, error)
 	// AbortUpload discards the partial data of upload id, given the last
 	// state saved for it (nil if none). Aborting an upload that has no data
-	// is not an error.
+	// is not an error. It works with a done ctx (it runs in cleanups).
 	AbortUpload(ctx context.Context, id string, state []byte) error
+}
+
+// UploadLister is an optional ability: listing the uploads a store holds
+// data for, so data whose session row was never written (a crash between
+// NewWriter and the first saved state, or a monolithic upload) can be
+// found and removed.
+type UploadLister interface {
+	// ListUploads calls fn for every upload with data, with the time its
+	// data last changed. Iteration stops at fn's first error.
+	ListUploads(ctx context.Context, fn func(id string, modified time.Time) error) error
 }
 
 // Deleter removes content (used by garbage collection only).
@@ -91,9 +105,9 @@ type Writer interface {
 	// State returns what ResumeWriter needs to continue at Size(): hash
 	// state and driver state. Only meaningful after Flush.
 	State() ([]byte, error)
-	// Commit checks the data against expected (and against size, unless
-	// size is negative), makes it durable and readable under expected, and
-	// ends the upload. If the store already holds expected, the upload's
+	// Commit checks the data actually held against expected (and against
+	// size, unless size is negative), makes it durable and readable under
+	// expected, and ends the upload. If the store already holds expected, the upload's
 	// data is discarded and the existing content kept. A mismatch is an
 	// ErrInvalid error and leaves the upload's data in place (Cancel
 	// removes it).
@@ -102,7 +116,8 @@ type Writer interface {
 	// ResumeWriter. It does not flush.
 	Close() error
 	// Cancel discards the upload's data. After Commit it is a no-op, so it
-	// is safe to defer.
+	// is safe to defer; after Close it does nothing (the data is kept). It
+	// works with a done ctx.
 	Cancel(ctx context.Context) error
 }
 

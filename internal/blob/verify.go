@@ -40,9 +40,10 @@ func (h *Hasher) Digest() digest.Digest {
 	return digest.NewDigest(digest.Canonical, h.h)
 }
 
-// Verify reports whether expected is the digest of what was written. It
-// returns ok=false, nil when expected uses another algorithm, so the caller
-// must re-read the data with VerifyReader.
+// Verify reports whether expected is the digest of what was written
+// (ok), when it can decide (decided). It cannot decide when expected uses
+// another algorithm than sha256: the caller must then re-read the data with
+// VerifyReader.
 func (h *Hasher) Verify(expected digest.Digest) (ok, decided bool) {
 	if expected.Algorithm() != digest.Canonical {
 		return false, false

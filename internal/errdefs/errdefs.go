@@ -55,6 +55,19 @@ func TooLarge(format string, args ...any) error { return wrap(ErrTooLarge, forma
 // Unsupported returns an error of class ErrUnsupported.
 func Unsupported(format string, args ...any) error { return wrap(ErrUnsupported, format, args...) }
 
+// Wrap returns an error of class class that keeps cause for errors.Is and
+// errors.As, with a formatted message followed by the cause's.
+func Wrap(class, cause error, format string, args ...any) error {
+	return &causeError{classError: classError{class: class, msg: fmt.Sprintf(format, args...) + ": " + cause.Error()}, cause: cause}
+}
+
+type causeError struct {
+	classError
+	cause error
+}
+
+func (e *causeError) Unwrap() []error { return []error{e.class, e.cause} }
+
 // IsNotFound reports whether err is of class ErrNotFound.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 
@@ -66,6 +79,12 @@ func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }
 
 // IsInvalid reports whether err is of class ErrInvalid.
 func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
+
+// IsDenied reports whether err is of class ErrDenied.
+func IsDenied(err error) bool { return errors.Is(err, ErrDenied) }
+
+// IsUnavailable reports whether err is of class ErrUnavailable.
+func IsUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
 
 // classError carries a class and a message; Error prints only the message
 // so users do not read "not found: ... : not found".

@@ -122,6 +122,7 @@ type Upload struct {
 
 // Stats are store-wide counts for metrics.
 type Stats struct {
+	// Repositories counts every repository, with or without manifests.
 	Repositories int64
 	Manifests    int64
 	Tags         int64
@@ -159,8 +160,12 @@ type Blobs interface {
 	GetLinkedBlob(ctx context.Context, repoID int64, dgst digest.Digest) (*Blob, error)
 	// UnlinkBlob removes the link; ErrNotFound if there was none.
 	UnlinkBlob(ctx context.Context, repoID int64, dgst digest.Digest) error
+	// ListBlobRepositories returns up to limit names of repositories that
+	// may serve dgst, in byte order (for a mount that names no source).
+	ListBlobRepositories(ctx context.Context, dgst digest.Digest, limit int) ([]string, error)
 	// MissingLinks returns those of dgsts that repoID may not serve, in the
-	// order given, in one round trip.
+	// order given (a digest given twice and missing is returned twice), in
+	// one round trip.
 	MissingLinks(ctx context.Context, repoID int64, dgsts []digest.Digest) ([]digest.Digest, error)
 	// LeaseBlob pins dgst against garbage collection until at least until
 	// (an existing later lease is kept).
@@ -181,11 +186,12 @@ type Manifests interface {
 	// GetTaggedManifest resolves tag in repoID and returns its manifest in
 	// one round trip, or ErrNotFound if the tag does not exist.
 	GetTaggedManifest(ctx context.Context, repoID int64, tag string, withContent bool) (*Manifest, error)
-	// DeleteManifest removes the manifest and its reference rows (not the
-	// tags that point at it); ErrNotFound if absent.
+	// DeleteManifest removes the manifest and its reference rows;
+	// ErrNotFound if absent, ErrConflict while a tag still points at it
+	// (delete the tags first: a tag never points at nothing).
 	DeleteManifest(ctx context.Context, repoID int64, dgst digest.Digest) error
 	// MissingManifests returns those of dgsts that repoID does not hold, in
-	// the order given, in one round trip.
+	// the order given (as MissingLinks), in one round trip.
 	MissingManifests(ctx context.Context, repoID int64, dgsts []digest.Digest) ([]digest.Digest, error)
 	// ListManifestParents returns the digests of manifests in repoID that
 	// name dgst as a child (RefManifest).
@@ -249,12 +255,16 @@ type Querier interface {
 }
 
 // Store is a metadata backend.
+//
+// List methods treat a limit <= 0 as no limit.
 type Store interface {
 	Querier
 	// WithTx runs fn in one read-write transaction, committed if fn returns
 	// nil and rolled back otherwise. fn must only touch the database through
-	// tx (no blob I/O, no network) and may be called again if the backend
-	// retries a serialization failure, so it must not have other effects.
+	// tx (no blob I/O, no network), must return as soon as a primitive fails
+	// (PostgreSQL aborts the transaction on the first failed statement), and
+	// may be called again if the backend retries a serialization failure,
+	// so it must not have other effects.
 	WithTx(ctx context.Context, fn func(tx Querier) error) error
 	// Stats returns store-wide counts.
 	Stats(ctx context.Context) (Stats, error)

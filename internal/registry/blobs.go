@@ -88,20 +88,25 @@ func (s *Service) DeleteBlob(ctx context.Context, repo string, dgst digest.Diges
 }
 
 // MountBlob links dgst into repository repo from repository from, so it
-// need not be uploaded again. It returns ErrNotFound when from does not hold
-// the blob (the client then uploads it). An empty from searches nothing and
-// returns ErrNotFound: Berth does not mount by digest alone, so holding a
-// digest never grants access to content pushed elsewhere.
+// need not be uploaded again. Without from, the source is any repository
+// holding the blob that the caller may read (Options.CanMountFrom); a digest
+// alone never grants access to content the caller could not pull anyway.
+// It returns ErrNotFound when no allowed source holds the blob (the client
+// then uploads it).
 func (s *Service) MountBlob(ctx context.Context, repo, from string, dgst digest.Digest) (b *meta.Blob, err error) {
 	defer errdefs.Wrapf(&err, "mount %s from %q into %s", dgst, from, repo)
+	if err := ref.ValidRepository(repo); err != nil {
+		return nil, err
+	}
 	if from == "" {
-		return nil, errdefs.NotFound("no source repository given")
+		if from, err = s.mountSource(ctx, dgst); err != nil {
+			return nil, err
+		}
+	} else if !s.canMountFrom(ctx, from) {
+		return nil, errdefs.NotFound("blob not found in a repository you may read")
 	}
 	src, err := s.repository(ctx, from)
 	if err != nil {
-		return nil, err
-	}
-	if err := ref.ValidRepository(repo); err != nil {
 		return nil, err
 	}
 	err = s.meta.WithTx(ctx, func(tx meta.Querier) error {
@@ -118,4 +123,22 @@ func (s *Service) MountBlob(ctx context.Context, repo, from string, dgst digest.
 		return tx.LeaseBlob(ctx, dgst, s.now().Add(s.opts.BlobLease))
 	})
 	return b, err
+}
+
+// mountSource picks a repository holding dgst that the caller may read.
+func (s *Service) mountSource(ctx context.Context, dgst digest.Digest) (string, error) {
+	names, err := s.meta.ListBlobRepositories(ctx, dgst, 100)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range names {
+		if s.canMountFrom(ctx, n) {
+			return n, nil
+		}
+	}
+	return "", errdefs.NotFound("no repository you may read holds the blob")
+}
+
+func (s *Service) canMountFrom(ctx context.Context, repo string) bool {
+	return s.opts.CanMountFrom == nil || s.opts.CanMountFrom(ctx, repo)
 }

@@ -40,6 +40,10 @@ type Options struct {
 	MaxManifestBytes int64
 	// MaxBlobBytes is the largest blob accepted; 0 for no limit.
 	MaxBlobBytes int64
+	// CanMountFrom reports whether the caller (in ctx) may read repository
+	// repo, so a blob can be mounted from it. Nil allows every repository
+	// (a registry without access control, where everything is readable).
+	CanMountFrom func(ctx context.Context, repo string) bool
 	// Logger receives the service's own logs; nil discards them.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -197,6 +198,52 @@ func (s *Service) ExpireUploads(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
+// SweepOrphanUploads removes upload data that has no session row and has
+// not changed for the upload expiry period: what a crash leaves between a
+// writer's creation and its first saved state, or of a monolithic upload.
+// It needs a blob store that can list its uploads (blob.UploadLister).
+func (s *Service) SweepOrphanUploads(ctx context.Context) (int, error) {
+	l, ok := s.blobs.(blob.UploadLister)
+	if !ok {
+		return 0, nil
+	}
+	cutoff := s.now().Add(-s.opts.UploadExpiry)
+	var stale []string
+	err := l.ListUploads(ctx, func(id string, modified time.Time) error {
+		if modified.Before(cutoff) {
+			stale = append(stale, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("list upload data: %w", err)
+	}
+	n := 0
+	for _, id := range stale {
+		removed, err := s.sweepOrphan(ctx, id)
+		if err != nil {
+			return n, err
+		}
+		if removed {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *Service) sweepOrphan(ctx context.Context, id string) (bool, error) {
+	unlock := s.locks.lock(id)
+	defer unlock()
+	if _, err := s.meta.GetUpload(ctx, id); !errdefs.IsNotFound(err) {
+		// A session owns it (its own expiry applies), or the store failed.
+		return false, err
+	}
+	if err := s.blobs.AbortUpload(ctx, id, nil); err != nil {
+		return false, fmt.Errorf("remove orphaned upload data %s: %w", id, err)
+	}
+	return true, nil
+}
+
 func (s *Service) abort(ctx context.Context, u *meta.Upload) error {
 	if err := s.blobs.AbortUpload(ctx, u.ID, u.State); err != nil {
 		return fmt.Errorf("discard upload data: %w", err)
@@ -204,12 +251,21 @@ func (s *Service) abort(ctx context.Context, u *meta.Upload) error {
 	return s.meta.DeleteUpload(ctx, u.ID)
 }
 
-// openWriter opens the blob writer for session u: new if it has no data yet.
+// openWriter opens the blob writer for session u: new if it has no saved
+// state yet. Data without a saved state is what a crash left before the
+// first save; nothing was acknowledged, so it is discarded.
 func (s *Service) openWriter(ctx context.Context, u *meta.Upload) (blob.Writer, error) {
-	if u.State == nil {
-		return s.blobs.NewWriter(ctx, u.ID)
+	if u.State != nil {
+		return s.blobs.ResumeWriter(ctx, u.ID, u.State)
 	}
-	return s.blobs.ResumeWriter(ctx, u.ID, u.State)
+	w, err := s.blobs.NewWriter(ctx, u.ID)
+	if errdefs.IsAlreadyExists(err) {
+		if err := s.blobs.AbortUpload(ctx, u.ID, nil); err != nil {
+			return nil, err
+		}
+		w, err = s.blobs.NewWriter(ctx, u.ID)
+	}
+	return w, err
 }
 
 // copyBody streams body into w, enforcing the blob size limit.

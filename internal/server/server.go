@@ -84,6 +84,13 @@ func (s *Server) tasks() []jobs.Periodic {
 			if n > 0 {
 				s.log.InfoContext(ctx, "expired abandoned uploads", "count", n)
 			}
+			if err != nil {
+				return err
+			}
+			n, err = s.svc.SweepOrphanUploads(ctx)
+			if n > 0 {
+				s.log.InfoContext(ctx, "removed upload data without a session", "count", n)
+			}
 			return err
 		},
 	}}

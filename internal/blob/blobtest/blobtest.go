@@ -71,6 +71,7 @@ var contractTests = []contractTest{
 	{"StaleState", testStaleState},
 	{"AbortUpload", testAbortUpload},
 	{"ContextCancellation", testContextCancellation},
+	{"ListUploads", testListUploads},
 }
 
 // Run runs the conformance suite. newHarness is called once per subtest

@@ -19,6 +19,7 @@ func blobTests() []test {
 		{"LinkedOnlyInLinkedRepository", testLinkedOnlyThere},
 		{"Unlink", testUnlink},
 		{"MissingLinks", testMissingLinks},
+		{"ListBlobRepositories", testListBlobRepositories},
 		{"LeaseKeepsLaterExpiry", testLeaseKeepsLater},
 	}
 }
@@ -186,5 +187,38 @@ func testLeaseKeepsLater(t *testing.T, s meta.Store) {
 	other, err := s.BlobLease(ctx, mustPutBlob(t, s, "unleased", 1))
 	if err != nil || !other.IsZero() {
 		t.Errorf("BlobLease of another blob = %v, %v; want zero time, nil", other, err)
+	}
+}
+
+func testListBlobRepositories(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	d := mustPutBlob(t, s, "shared", 10)
+	lone := mustPutBlob(t, s, "lone", 10)
+	names := []string{"b/x", "a-b", "a/b", "aB", "unlinked"}
+	for _, n := range names {
+		r := mustRepo(t, s, n)
+		if n == "unlinked" {
+			continue
+		}
+		if err := s.LinkBlob(ctx, r.ID, d); err != nil {
+			t.Fatalf("LinkBlob(%s): %v", n, err)
+		}
+	}
+	got, err := s.ListBlobRepositories(ctx, d, 0)
+	if err != nil {
+		t.Fatalf("ListBlobRepositories: %v", err)
+	}
+	diff(t, "ListBlobRepositories in byte order", []string{"a-b", "a/b", "aB", "b/x"}, got)
+	got, err = s.ListBlobRepositories(ctx, d, 2)
+	if err != nil {
+		t.Fatalf("ListBlobRepositories(limit 2): %v", err)
+	}
+	diff(t, "ListBlobRepositories(limit 2)", []string{"a-b", "a/b"}, got)
+	got, err = s.ListBlobRepositories(ctx, lone, 10)
+	if err != nil {
+		t.Fatalf("ListBlobRepositories(unlinked blob): %v", err)
+	}
+	if len(got) != 0 {
+		t.Errorf("ListBlobRepositories(unlinked blob) = %v, want none", got)
 	}
 }

@@ -64,6 +64,17 @@ func (q *querier) GetLinkedBlob(ctx context.Context, repoID int64, dgst digest.D
 	return scanBlob(q.read.queryRow(ctx, getLinkedBlobSQL, repoID, string(dgst)), dgst)
 }
 
+// ListBlobRepositories returns up to limit names of repositories linking
+// dgst, in byte order.
+func (q *querier) ListBlobRepositories(ctx context.Context, dgst digest.Digest, limit int) (_ []string, err error) {
+	defer errdefs.Wrapf(&err, "sqlite: repositories of blob %s", dgst)
+	rows, err := q.read.query(ctx, listBlobReposSQL, string(dgst), limitArg(limit))
+	if err != nil {
+		return nil, classify(err)
+	}
+	return scanStrings(rows)
+}
+
 // UnlinkBlob removes the link; ErrNotFound if there was none. The blob
 // record stays.
 func (q *querier) UnlinkBlob(ctx context.Context, repoID int64, dgst digest.Digest) (err error) {

@@ -34,6 +34,9 @@ var (
 	getLinkedBlobSQL = stmt(`SELECT b.digest, b.size, b.created_at
 		FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest
 		WHERE rb.repository_id = ? AND rb.digest = ?`)
+	listBlobReposSQL = stmt(`SELECT r.name FROM repository_blobs rb
+		JOIN repositories r ON r.id = rb.repository_id
+		WHERE rb.digest = ? ORDER BY r.name LIMIT ?`)
 	unlinkBlobSQL   = stmt(`DELETE FROM repository_blobs WHERE repository_id = ? AND digest = ?`)
 	missingLinksSQL = stmt(`SELECT j.value FROM json_each(?) j
 		WHERE NOT EXISTS (SELECT 1 FROM repository_blobs rb
