@@ -49,6 +49,11 @@ type Config struct {
 	Uploads Uploads `koanf:"uploads" yaml:"uploads"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics Metrics `koanf:"metrics" yaml:"metrics"`
+	// Cache configures the in-memory cache of the pull path.
+	Cache Cache `koanf:"cache" yaml:"cache"`
+	// DebugAddr, when set, serves Go's pprof profiles on this separate
+	// address (keep it on loopback). Default empty: off.
+	DebugAddr string `koanf:"debug_addr" yaml:"debug_addr"`
 }
 
 // Log configures log/slog output.
@@ -100,6 +105,17 @@ type Uploads struct {
 	BlobLease time.Duration `koanf:"blob_lease" yaml:"blob_lease"`
 }
 
+// Cache configures the in-memory cache of repositories and manifests that
+// manifest HEAD and GET are answered from.
+type Cache struct {
+	// ManifestBytes bounds the manifest bytes cached; 0 turns the cache
+	// off. Default 64 MiB.
+	ManifestBytes int64 `koanf:"manifest_bytes" yaml:"manifest_bytes"`
+	// TTL bounds how long an entry is trusted without an invalidation.
+	// Default 30s.
+	TTL time.Duration `koanf:"ttl" yaml:"ttl"`
+}
+
 // Metrics configures the Prometheus endpoint.
 type Metrics struct {
 	// Enabled serves /metrics on the registry address. Default true.
@@ -126,6 +142,7 @@ func Default() Config {
 			BlobLease:      24 * time.Hour,
 		},
 		Metrics: Metrics{Enabled: true},
+		Cache:   Cache{ManifestBytes: 64 << 20, TTL: 30 * time.Second},
 	}
 }
 
@@ -179,6 +196,11 @@ func (c *Config) Validate() error {
 	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
 		bad("addr: %q is not HOST:PORT", c.Addr)
 	}
+	if c.DebugAddr != "" {
+		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil || port == "" {
+			bad("debug_addr: %q is not HOST:PORT", c.DebugAddr)
+		}
+	}
 	if c.DataDir == "" {
 		bad("data_dir: must be set")
 	}
@@ -223,6 +245,12 @@ func (c *Config) Validate() error {
 		if positive[k] <= 0 {
 			bad("%s: must be a positive duration, got %v", k, positive[k])
 		}
+	}
+	if c.Cache.ManifestBytes < 0 {
+		bad("cache.manifest_bytes: must be 0 (off) or positive")
+	}
+	if c.Cache.ManifestBytes > 0 && c.Cache.TTL <= 0 {
+		bad("cache.ttl: must be a positive duration when the cache is on")
 	}
 	if c.HTTP.MaxManifestBytes <= 0 {
 		bad("http.max_manifest_bytes: must be positive")

@@ -12,6 +12,7 @@ import (
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/cache"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
 )
 
@@ -38,9 +39,11 @@ func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *b
 	if err != nil {
 		return nil, err
 	}
-	if b.meta, err = sqlite.Open(ctx, dbPath, sqlite.Options{Logger: log.With("component", "meta")}); err != nil {
+	store, err := sqlite.Open(ctx, dbPath, sqlite.Options{Logger: log.With("component", "meta")})
+	if err != nil {
 		return nil, err
 	}
+	b.meta = withCache(store, cfg.Cache)
 	if b.jobsDB, err = sqlite.OpenJobsDB(dbPath); err != nil {
 		return nil, err
 	}
@@ -52,6 +55,16 @@ func openBackend(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *b
 		return nil, fmt.Errorf("open blob store %s: %w", dir, err)
 	}
 	return b, nil
+}
+
+// withCache puts the pull-path cache in front of s unless it is off. Every
+// write of this process goes through the returned store, so the cache sees
+// them all; this backend has no other writers.
+func withCache(s meta.Store, c config.Cache) meta.Store {
+	if c.ManifestBytes == 0 {
+		return s
+	}
+	return cache.New(s, cache.Options{MaxBytes: c.ManifestBytes, TTL: c.TTL})
 }
 
 // newQueue builds the job queue on the backend's database.

@@ -166,6 +166,15 @@ func (s *Server) Run(ctx context.Context, started func(addr net.Addr)) error {
 		ln.Close()
 		return err
 	}
+	if s.cfg.DebugAddr != "" {
+		stop, err := serveDebug(s.cfg.DebugAddr, s.log)
+		if err != nil {
+			ln.Close()
+			_ = s.queue.Stop(ctx)
+			return err
+		}
+		defer stop()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		if s.cfg.TLS.Enabled() {

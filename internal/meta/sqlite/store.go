@@ -47,6 +47,7 @@ type Store struct {
 	reader *sql.DB
 	wstmts *stmtCache
 	rstmts *stmtCache
+	commit *committer
 }
 
 var _ meta.Store = (*Store)(nil)
@@ -127,6 +128,7 @@ func openPools(ctx context.Context, path string, opts Options) (*Store, error) {
 		wstmts: newStmtCache(writer),
 		rstmts: newStmtCache(reader),
 	}
+	s.commit = newCommitter(writer, s.wstmts, log)
 	s.querier = querier{
 		read:  runner{db: reader, stmts: s.rstmts},
 		store: s,
@@ -161,31 +163,10 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx meta.Querier) error) erro
 	return s.inTx(ctx, func(q *querier) error { return fn(q) })
 }
 
-// inTx runs fn with a querier bound to a new writer transaction.
-func (s *Store) inTx(ctx context.Context, fn func(q *querier) error) (err error) {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", classify(err))
-	}
-	done := false
-	defer func() {
-		if done {
-			return
-		}
-		// fn failed or panicked.
-		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
-			s.log.WarnContext(ctx, "sqlite: rollback failed", "error", rbErr)
-		}
-	}()
-	txRun := runner{tx: tx, stmts: s.wstmts}
-	if err := fn(&querier{read: txRun, tx: &txRun}); err != nil {
-		return err
-	}
-	done = true
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", classify(err))
-	}
-	return nil
+// inTx runs fn with a querier bound to a writer transaction, which it may
+// share with other callers' work through group commit (groupcommit.go).
+func (s *Store) inTx(ctx context.Context, fn func(q *querier) error) error {
+	return s.commit.do(ctx, fn)
 }
 
 // Stats returns store-wide counts: all repositories (with or without
@@ -216,5 +197,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes both pools and their prepared statements. Closing the last
 // connection checkpoints the WAL into the database file.
 func (s *Store) Close() error {
+	s.commit.stop()
 	return errors.Join(s.rstmts.close(), s.wstmts.close(), s.reader.Close(), s.writer.Close())
 }
