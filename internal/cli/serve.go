@@ -16,7 +16,7 @@ import (
 var serveFlags = []struct {
 	name, setting, usage string
 }{
-	{"addr", "addr", `address to listen on, HOST:PORT (default ":5000")`},
+	{"addr", "addr", `address to listen on, HOST:PORT (default "127.0.0.1:5000"; ":5000" for every interface)`},
 	{"data-dir", "data_dir", "directory for the embedded database and blobs (default /var/lib/berth as root, else ~/.local/share/berth)"},
 	{"metadata", "metadata", "metadata database URL (default: SQLite file in the data directory)"},
 	{"storage", "storage", "blob storage URL (default: the data directory)"},
@@ -63,6 +63,12 @@ dots as underscores, e.g. BERTH_LOG_LEVEL), then these flags.`,
 	return cmd
 }
 
+// isLoopback reports whether addr only accepts connections from this host.
+func isLoopback(addr net.Addr) bool {
+	tcp, ok := addr.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
+}
+
 func runServe(cmd *cobra.Command, cfg config.Config) error {
 	log := newLogger(cfg.Log, cmd.ErrOrStderr())
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -81,5 +87,9 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "Berth %s listening on %s://%s\n  metadata: %s\n  blobs:    %s\n",
 			Version, scheme, addr, dbPath, blobDir)
 		log.Info("listening", "addr", addr.String(), "tls", cfg.TLS.Enabled(), "metadata", dbPath, "storage", blobDir)
+		if !isLoopback(addr) {
+			log.Warn("Berth has no access control yet: anyone who can reach this address can push, pull and delete; listen on 127.0.0.1 or put it behind an authenticating proxy",
+				"addr", addr.String())
+		}
 	})
 }

@@ -27,7 +27,9 @@ const CurrentVersion = 1
 type Config struct {
 	// Version is the config schema version (1). Zero means current.
 	Version int `koanf:"version" yaml:"version"`
-	// Addr is the address the registry listens on, HOST:PORT. Default ":5000".
+	// Addr is the address the registry listens on, HOST:PORT. Default
+	// "127.0.0.1:5000": until access control exists, the registry is only
+	// reachable from this machine unless an operator says otherwise.
 	Addr string `koanf:"addr" yaml:"addr"`
 	// DataDir holds the embedded database and blobs unless Metadata and
 	// Storage point elsewhere. Default: /var/lib/berth for root, else
@@ -126,7 +128,7 @@ type Metrics struct {
 func Default() Config {
 	return Config{
 		Version: CurrentVersion,
-		Addr:    ":5000",
+		Addr:    "127.0.0.1:5000",
 		DataDir: DefaultDataDir(),
 		Log:     Log{Level: "info", Format: "text"},
 		HTTP: HTTP{
