@@ -273,3 +273,24 @@ type Store interface {
 	// Close releases the backend's resources.
 	Close() error
 }
+
+// Change is a committed write that cached readers must forget: a tag set or
+// deleted (Tag), or a manifest deleted (Digest), in repository
+// RepositoryID.
+type Change struct {
+	RepositoryID int64
+	Tag          string
+	Digest       digest.Digest
+}
+
+// ChangeFeed is an optional ability of a backend that several processes
+// share (PostgreSQL): it tells every process about the changes any of them
+// committed, so in-memory caches stay correct across replicas.
+type ChangeFeed interface {
+	// WatchChanges calls fn with the changes committed by any process (this
+	// one included), in commit order, until ctx ends; it then returns nil.
+	// fn is called with lost=true when changes may have been missed (at
+	// start and after a reconnect): the caller must forget everything it
+	// cached. fn must not block for long.
+	WatchChanges(ctx context.Context, fn func(changes []Change, lost bool)) error
+}

@@ -101,33 +101,18 @@ func (c *Store) reset() {
 	c.usedBytes = 0
 }
 
-// Invalidation names what a write changed.
-type Invalidation struct {
-	// Repository is the repository's ID.
-	Repository int64
-	// Tag is a tag that was set or deleted ("" for none).
-	Tag string
-	// Digest is a manifest that was deleted ("" for none).
-	Digest digest.Digest
-	// All drops everything (e.g. when notifications were missed).
-	All bool
-}
-
-// Invalidate drops the cached answers inv names, and stops any read that
-// started before from filling the cache.
-func (c *Store) Invalidate(invs ...Invalidation) {
+// Invalidate drops the cached answers the changes name, and stops any read
+// that started before from filling the cache.
+func (c *Store) Invalidate(changes ...meta.Change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	for _, inv := range invs {
+	for _, ch := range changes {
 		switch {
-		case inv.All:
-			c.reset()
-			return
-		case inv.Tag != "":
-			c.dropTag(tagKey{inv.Repository, inv.Tag})
-		case inv.Digest != "":
-			k := digestKey{inv.Repository, inv.Digest}
+		case ch.Tag != "":
+			c.dropTag(tagKey{ch.RepositoryID, ch.Tag})
+		case ch.Digest != "":
+			k := digestKey{ch.RepositoryID, ch.Digest}
 			if e, ok := c.byDigest[k]; ok {
 				c.usedBytes -= int64(len(e.m.Content))
 				delete(c.byDigest, k)
@@ -135,12 +120,32 @@ func (c *Store) Invalidate(invs ...Invalidation) {
 			// Tags pointing at it are deleted (and invalidated) by the
 			// same transaction; drop any tag entry naming it anyway.
 			for tk, e := range c.tagged {
-				if tk.repo == inv.Repository && e.m.Digest == inv.Digest {
+				if tk.repo == ch.RepositoryID && e.m.Digest == ch.Digest {
 					c.dropTag(tk)
 				}
 			}
 		}
 	}
+}
+
+// InvalidateAll forgets everything (when changes may have been missed).
+func (c *Store) InvalidateAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.reset()
+}
+
+// Follow applies the changes feed reports until ctx ends. Run it in its
+// own goroutine when the backend is shared with other processes.
+func (c *Store) Follow(ctx context.Context, feed meta.ChangeFeed) error {
+	return feed.WatchChanges(ctx, func(changes []meta.Change, lost bool) {
+		if lost {
+			c.InvalidateAll()
+			return
+		}
+		c.Invalidate(changes...)
+	})
 }
 
 func (c *Store) dropTag(k tagKey) {

@@ -132,7 +132,7 @@ func TestOtherWritersAreSeenAfterInvalidateOrTTL(t *testing.T) {
 	if got := f.tagged(t); got != f.m1 {
 		t.Fatalf("without an invalidation the cache should still answer %s, got %s (is it caching at all?)", f.m1, got)
 	}
-	f.cached.Invalidate(cache.Invalidation{Repository: f.repo, Tag: "latest"})
+	f.cached.Invalidate(meta.Change{RepositoryID: f.repo, Tag: "latest"})
 	if got := f.tagged(t); got != f.m2 {
 		t.Errorf("after Invalidate, latest = %s, want %s", got, f.m2)
 	}

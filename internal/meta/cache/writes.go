@@ -9,19 +9,19 @@ import (
 
 // PutTag sets the tag and invalidates it.
 func (c *Store) PutTag(ctx context.Context, repoID int64, name string, dgst digest.Digest) (digest.Digest, error) {
-	defer c.Invalidate(Invalidation{Repository: repoID, Tag: name})
+	defer c.Invalidate(meta.Change{RepositoryID: repoID, Tag: name})
 	return c.Store.PutTag(ctx, repoID, name, dgst)
 }
 
 // DeleteTag deletes the tag and invalidates it.
 func (c *Store) DeleteTag(ctx context.Context, repoID int64, name string) (digest.Digest, error) {
-	defer c.Invalidate(Invalidation{Repository: repoID, Tag: name})
+	defer c.Invalidate(meta.Change{RepositoryID: repoID, Tag: name})
 	return c.Store.DeleteTag(ctx, repoID, name)
 }
 
 // DeleteManifest deletes the manifest and invalidates it.
 func (c *Store) DeleteManifest(ctx context.Context, repoID int64, dgst digest.Digest) error {
-	defer c.Invalidate(Invalidation{Repository: repoID, Digest: dgst})
+	defer c.Invalidate(meta.Change{RepositoryID: repoID, Digest: dgst})
 	return c.Store.DeleteManifest(ctx, repoID, dgst)
 }
 
@@ -29,7 +29,7 @@ func (c *Store) DeleteManifest(ctx context.Context, repoID int64, dgst digest.Di
 // writes change, and invalidates that once the transaction ended (committed
 // or not: invalidating too much only costs a database read).
 func (c *Store) WithTx(ctx context.Context, fn func(tx meta.Querier) error) error {
-	var rec []Invalidation
+	var rec []meta.Change
 	defer func() {
 		if len(rec) > 0 {
 			c.Invalidate(rec...)
@@ -46,20 +46,20 @@ func (c *Store) WithTx(ctx context.Context, fn func(tx meta.Querier) error) erro
 // must see the transaction's own writes.
 type txQuerier struct {
 	meta.Querier
-	rec *[]Invalidation
+	rec *[]meta.Change
 }
 
 func (q *txQuerier) PutTag(ctx context.Context, repoID int64, name string, dgst digest.Digest) (digest.Digest, error) {
-	*q.rec = append(*q.rec, Invalidation{Repository: repoID, Tag: name})
+	*q.rec = append(*q.rec, meta.Change{RepositoryID: repoID, Tag: name})
 	return q.Querier.PutTag(ctx, repoID, name, dgst)
 }
 
 func (q *txQuerier) DeleteTag(ctx context.Context, repoID int64, name string) (digest.Digest, error) {
-	*q.rec = append(*q.rec, Invalidation{Repository: repoID, Tag: name})
+	*q.rec = append(*q.rec, meta.Change{RepositoryID: repoID, Tag: name})
 	return q.Querier.DeleteTag(ctx, repoID, name)
 }
 
 func (q *txQuerier) DeleteManifest(ctx context.Context, repoID int64, dgst digest.Digest) error {
-	*q.rec = append(*q.rec, Invalidation{Repository: repoID, Digest: dgst})
+	*q.rec = append(*q.rec, meta.Change{RepositoryID: repoID, Digest: dgst})
 	return q.Querier.DeleteManifest(ctx, repoID, dgst)
 }
