@@ -87,7 +87,7 @@ func seed(t *testing.T, s *stores) {
 		empty := s.pushBlob(t, repo, []byte("{}"))
 		empty.MediaType = v1.MediaTypeEmptyJSON
 		sbom := v1.Manifest{MediaType: v1.MediaTypeImageManifest, ArtifactType: "application/spdx+json", Config: empty,
-			Layers: []v1.Descriptor{s.pushBlob(t, repo, []byte("sbom"))},
+			Layers:  []v1.Descriptor{s.pushBlob(t, repo, []byte("sbom"))},
 			Subject: &v1.Descriptor{MediaType: v1.MediaTypeImageIndex, Digest: idxDigest, Size: 1}}
 		sbom.SchemaVersion = 2
 		s.pushManifest(t, repo, digest.FromBytes(mustJSON(sbom)).String(), sbom)
