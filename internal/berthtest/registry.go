@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Registry is a small OCI Distribution API client over plain net/http, for
@@ -365,6 +366,29 @@ func (r *Registry) pages(ctx context.Context, target string, decode func(*json.D
 		target = nextLink(resp.Header.Get("Link"))
 	}
 	return nil
+}
+
+// Referrers lists the referrers of dgst in repo (GET .../referrers/<dgst>),
+// only those of artifactType when it is not "".
+func (r *Registry) Referrers(ctx context.Context, repo string, dgst digest.Digest, artifactType string) (*v1.Index, error) {
+	target := "/v2/" + repo + "/referrers/" + dgst.String()
+	if artifactType != "" {
+		target += "?artifactType=" + url.QueryEscape(artifactType)
+	}
+	req, err := r.request(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := r.do(req, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var idx v1.Index
+	if err := json.NewDecoder(resp.Body).Decode(&idx); err != nil {
+		return nil, fmt.Errorf("decode referrers of %s@%s: %w", repo, dgst, err)
+	}
+	return &idx, nil
 }
 
 // nextLink extracts the URL of a `<url>; rel="next"` Link header.
