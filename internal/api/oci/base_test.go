@@ -9,6 +9,7 @@ import (
 const someDigest = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 func TestBase(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	for _, tt := range []struct{ method, path string }{
 		{"GET", "/v2/"},
@@ -36,6 +37,7 @@ func TestBase(t *testing.T) {
 // TestUnknownEndpoint checks that paths the API does not define are 404
 // with an OCI envelope, and that the API version header is still sent.
 func TestUnknownEndpoint(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	for _, path := range []string{
 		"/v2/a",
@@ -68,6 +70,7 @@ func TestUnknownEndpoint(t *testing.T) {
 }
 
 func TestMethodNotAllowed(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	tests := []struct {
 		path    string
@@ -97,6 +100,7 @@ func TestMethodNotAllowed(t *testing.T) {
 // TestInvalidName checks that every route refuses an invalid repository
 // name with 400 NAME_INVALID before doing anything else.
 func TestInvalidName(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	names := []struct {
 		label, name string
@@ -148,6 +152,7 @@ func TestInvalidName(t *testing.T) {
 // name (a redirect would send a push to a repository the client did not
 // name, and turns a PUT into a GET in most clients).
 func TestNameNotCleaned(t *testing.T) {
+	t.Parallel()
 	t.Skip("BUG: ServeMux cleans /v2//a/..., /v2/a/../b/... and answers 307 to another repository instead of 400 NAME_INVALID")
 	c := startServer(t)
 	for _, path := range []string{

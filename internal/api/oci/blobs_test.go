@@ -24,6 +24,7 @@ func blobData(n int) []byte {
 }
 
 func TestBlobHeadGet(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	data := blobData(1000)
 	d := c.pushBlob("blobs/a", data)
@@ -49,6 +50,7 @@ func TestBlobHeadGet(t *testing.T) {
 }
 
 func TestBlobRange(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	data := blobData(1000)
 	d := c.pushBlob("blobs/range", data)
@@ -89,6 +91,7 @@ func TestBlobRange(t *testing.T) {
 }
 
 func TestBlobConditional(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	d := c.pushBlob("blobs/cond", []byte("conditional content"))
 	path := "/v2/blobs/cond/blobs/" + d.String()
@@ -122,6 +125,7 @@ func TestBlobConditional(t *testing.T) {
 // TestBlobNotInRepository checks that a blob is served only by the
 // repositories it was pushed or mounted to: knowing a digest is not enough.
 func TestBlobNotInRepository(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	d := c.pushBlob("owner/private", []byte("secret layer"))
 	c.pushBlob("other/existing", []byte("something else"))
@@ -149,6 +153,7 @@ func TestBlobNotInRepository(t *testing.T) {
 }
 
 func TestBlobMalformedDigest(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	c.pushBlob("blobs/bad", []byte("x"))
 	for _, d := range []string{
@@ -169,6 +174,7 @@ func TestBlobMalformedDigest(t *testing.T) {
 }
 
 func TestBlobDelete(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	img := c.pushImage("blobs/del", "v1", "delete")
 	loose := c.pushBlob("blobs/del", []byte("not referenced by anything"))

@@ -319,3 +319,6 @@ func (c *client) tags(repo string) []string {
 	}
 	return body.Tags
 }
+
+// digestOf returns the sha256 digest of b as a string.
+func digestOf(b []byte) string { return digest.FromBytes(b).String() }

@@ -49,6 +49,7 @@ func (c *client) wantManifest(repo, ref, mt string, body []byte) {
 }
 
 func TestManifestPushPull(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	img := newImage(t, "pushpull")
 	c.pushBlobs("man/a", img)
@@ -128,6 +129,7 @@ func TestManifestPushPull(t *testing.T) {
 }
 
 func TestManifestReferences(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	// Everything exists in man/elsewhere, so a registry that checked the
 	// global blob table instead of the repository would accept the pushes.
@@ -195,6 +197,7 @@ func TestManifestReferences(t *testing.T) {
 }
 
 func TestManifestInvalid(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	img := newImage(t, "invalid")
 	c.pushBlobs("man/inv", img)
@@ -273,6 +276,7 @@ func paddedImage(t *testing.T, img *image, size int) []byte {
 }
 
 func TestManifestSizeLimit(t *testing.T) {
+	t.Parallel()
 	for _, limit := range []int{0, 2000} {
 		name := "default 4 MiB"
 		edit := func(*config.Config) {}
@@ -309,6 +313,7 @@ func TestManifestSizeLimit(t *testing.T) {
 }
 
 func TestManifestTags(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	const repo = "man/tags"
 	one := c.pushImage(repo, "", "one")
@@ -380,6 +385,7 @@ func TestManifestTags(t *testing.T) {
 }
 
 func TestManifestIndex(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	const repo = "man/index"
 	amd := c.pushImage(repo, "", "amd64")
@@ -410,6 +416,7 @@ func TestManifestIndex(t *testing.T) {
 }
 
 func TestManifestDocker(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	const repo = "man/docker"
 	cfg, layer := []byte(`{"architecture":"amd64","os":"linux"}`), []byte("docker layer bytes")
@@ -442,6 +449,7 @@ func TestManifestDocker(t *testing.T) {
 }
 
 func TestManifestSubject(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	const repo = "man/subject"
 	base := c.pushImage(repo, "v1", "subject base")

@@ -8,6 +8,7 @@ import (
 )
 
 func TestMount(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	data := []byte("a layer worth mounting")
 	d := c.pushBlob("mount/src", data)

@@ -93,6 +93,7 @@ func withQuery(loc, q string) string {
 }
 
 func TestUploadChunked(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	const repo = "up/chunked"
 	data := blobData(300)
@@ -131,6 +132,7 @@ func TestUploadChunked(t *testing.T) {
 }
 
 func TestUploadRangeMismatch(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	const repo = "up/range"
 	data := blobData(300)
@@ -179,6 +181,7 @@ func TestUploadRangeMismatch(t *testing.T) {
 // TestUploadSameChunkConcurrently sends one chunk twice at once: exactly
 // one is taken, the other is told where the upload stands.
 func TestUploadSameChunkConcurrently(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	data := blobData(64 << 10)
 	loc := c.startUpload("up/race")
@@ -215,6 +218,7 @@ func TestUploadSameChunkConcurrently(t *testing.T) {
 // TestUploadStreamed appends PATCH bodies without Content-Range, with and
 // without a Content-Length.
 func TestUploadStreamed(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	const repo = "up/stream"
 	data := blobData(5000)
@@ -243,6 +247,7 @@ func TestUploadStreamed(t *testing.T) {
 }
 
 func TestUploadComplete(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	data := []byte("the content of the blob")
 	d := digest.FromBytes(data)
@@ -334,6 +339,7 @@ func TestUploadComplete(t *testing.T) {
 }
 
 func TestUploadMonolithic(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	data := blobData(70_000)
 	tests := []struct {
@@ -375,6 +381,7 @@ func TestUploadMonolithic(t *testing.T) {
 // TestUploadWrongRepository checks that an upload session is reachable only
 // through the repository it was opened in.
 func TestUploadWrongRepository(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	data := []byte("data of repository a")
 	d := digest.FromBytes(data)
@@ -412,6 +419,7 @@ func TestUploadWrongRepository(t *testing.T) {
 }
 
 func TestUploadUnknownID(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	c.startUpload("up/unknown")
 	for _, id := range []string{"00000000-0000-0000-0000-000000000000", "not-a-session", "x"} {
@@ -429,6 +437,7 @@ func TestUploadUnknownID(t *testing.T) {
 }
 
 func TestUploadCancel(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	data := blobData(10_000)
 	loc := c.startUpload("up/cancel")
@@ -449,6 +458,7 @@ func TestUploadCancel(t *testing.T) {
 }
 
 func TestUploadSizeLimit(t *testing.T) {
+	t.Parallel()
 	const limit = 1000
 	c := startServer(t, func(cfg *config.Config) { cfg.HTTP.MaxBlobBytes = limit })
 	over := blobData(limit + 1)
@@ -522,6 +532,7 @@ func TestUploadSizeLimit(t *testing.T) {
 // connection and hangs up: what arrived is kept, and the client can ask
 // where to resume and finish the upload.
 func TestUploadClientDisconnect(t *testing.T) {
+	t.Parallel()
 	c := startServer(t)
 	data := blobData(256 << 10)
 	const sent = 100_000
