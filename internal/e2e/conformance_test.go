@@ -127,6 +127,10 @@ func runConformance(t *testing.T, tool string, p *berthtest.Process, cert *berth
 	t.Helper()
 	dir := t.TempDir()
 	resultsDir := filepath.Join(dir, "results")
+	if keep := os.Getenv("BERTHTEST_RESULTS_DIR"); keep != "" {
+		// Keep the reports (report.html shows every request and response).
+		resultsDir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_"))
+	}
 	env := append(envWithout(envWithout(os.Environ(), "OCI_"), "SSL_CERT_"), "OCI_CONFIGURATION="+filepath.Join(dir, "oci-conformance.yaml"))
 	tlsMode := "disabled"
 	if cert != nil {
@@ -163,7 +167,7 @@ func runConformance(t *testing.T, tool string, p *berthtest.Process, cert *berth
 	if t.Failed() {
 		t.Logf("conformance output:\n%s", out)
 	}
-	t.Logf("conformance: %d test cases against %s (tls %s)", len(cases), p.URL, tlsMode)
+	t.Logf("conformance: %d test cases against %s (tls %s), results in %s", len(cases), p.URL, tlsMode, resultsDir)
 }
 
 // junitCase is one test case of the program's junit.xml.

@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/berth-registry/berth/internal/berthtest"
@@ -95,6 +99,18 @@ func hasLabels(s *dto.Metric, want map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// formatLabels writes a label set as Prometheus does, sorted.
+func formatLabels(labels map[string]string) string {
+	if len(labels) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, fmt.Sprintf("%s=%q", k, labels[k]))
+	}
+	return "{" + strings.Join(parts, ",") + "}"
 }
 
 // requests is a label set of berth_http_requests_total.

@@ -81,7 +81,7 @@ func TestMetrics(t *testing.T) {
 			continue
 		}
 		if got := m.value(tc.name, tc.labels); got != tc.want {
-			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+			t.Errorf("%s%s = %v, want %v", tc.name, formatLabels(tc.labels), got, tc.want)
 		}
 	}
 	for _, route := range []string{"blob_upload_start", "blob_upload", "manifest", "blob", "readyz"} {

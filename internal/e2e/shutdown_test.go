@@ -43,7 +43,9 @@ func TestGracefulShutdown(t *testing.T) {
 		next, off, err := reg.PatchChunk(ctx, loc, 0, body, int64(len(data)))
 		done <- result{next, off, err}
 	}()
-	sendSlowly(t, send, data[:256<<10])
+	if err := sendSlowly(send, data[:256<<10]); err != nil {
+		t.Fatalf("send the start of the body: %v (PATCH: %v)", err, (<-done).err)
+	}
 	waitInFlight(t, p, 2) // the PATCH and the scrape asking
 
 	if err := p.Signal(syscall.SIGTERM); err != nil {
@@ -59,7 +61,9 @@ func TestGracefulShutdown(t *testing.T) {
 	default:
 	}
 
-	sendSlowly(t, send, data[256<<10:])
+	if err := sendSlowly(send, data[256<<10:]); err != nil {
+		t.Fatalf("the shutdown cut off the in-flight PATCH: %v (sending the body: %v)", (<-done).err, err)
+	}
 	if err := send.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -97,16 +101,16 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 // sendSlowly writes data in 32 KiB pieces with a pause between them.
-func sendSlowly(t *testing.T, w io.Writer, data []byte) {
-	t.Helper()
+func sendSlowly(w io.Writer, data []byte) error {
 	for len(data) > 0 {
 		n := min(32<<10, len(data))
 		if _, err := w.Write(data[:n]); err != nil {
-			t.Fatalf("send body: %v", err)
+			return err
 		}
 		data = data[n:]
 		time.Sleep(2 * time.Millisecond)
 	}
+	return nil
 }
 
 // waitInFlight polls /metrics until berth_http_requests_in_flight reaches
