@@ -100,38 +100,42 @@ func TestRegistryClient(t *testing.T) {
 		t.Errorf("Catalog (-want +got):\n%s", diff)
 	}
 
-	t.Run("upload status and resume", func(t *testing.T) {
-		loc, err := reg.StartUpload(ctx, "lib/app")
-		if err != nil {
-			t.Fatalf("StartUpload: %v", err)
-		}
-		if off, err := reg.UploadStatus(ctx, loc); err != nil || off != 0 {
-			t.Fatalf("UploadStatus of a new upload = %d, %v; want 0", off, err)
-		}
-		data := []byte(strings.Repeat("0123456789", 100))
-		loc, off, err := reg.PatchStream(ctx, loc, bytes.NewReader(data[:300]))
-		if err != nil || off != 300 {
-			t.Fatalf("PatchStream = %d, %v; want offset 300", off, err)
-		}
-		if _, _, err := reg.PatchChunk(ctx, loc, 200, bytes.NewReader(data[200:]), 800); !berthtest.IsStatus(err, http.StatusRequestedRangeNotSatisfiable) {
-			t.Fatalf("PatchChunk at a wrong offset: %v, want status 416", err)
-		}
-		if off, err := reg.UploadStatus(ctx, loc); err != nil || off != 300 {
-			t.Fatalf("UploadStatus = %d, %v; want 300", off, err)
-		}
-		if loc, _, err = reg.PatchChunk(ctx, loc, 300, bytes.NewReader(data[300:]), 700); err != nil {
-			t.Fatalf("PatchChunk: %v", err)
-		}
-		if err := reg.CompleteUpload(ctx, loc, digest.FromBytes(data)); err != nil {
-			t.Fatalf("CompleteUpload: %v", err)
-		}
-		if _, err := reg.UploadStatus(ctx, loc); !berthtest.IsStatus(err, http.StatusNotFound) {
-			t.Errorf("UploadStatus after completion: %v, want status 404", err)
-		}
-	})
-
 	if _, _, _, err := reg.GetManifest(ctx, "lib/app", "missing"); !berthtest.IsStatus(err, http.StatusNotFound) {
 		t.Errorf("GetManifest of a missing tag: %v, want status 404", err)
+	}
+}
+
+// TestRegistryUploads drives an upload session: status, a stream, a chunk
+// at the wrong offset (416), a chunk at the right one, completion.
+func TestRegistryUploads(t *testing.T) {
+	ctx := context.Background()
+	reg := berthtest.Start(t).Registry()
+	loc, err := reg.StartUpload(ctx, "lib/app")
+	if err != nil {
+		t.Fatalf("StartUpload: %v", err)
+	}
+	if off, err := reg.UploadStatus(ctx, loc); err != nil || off != 0 {
+		t.Fatalf("UploadStatus of a new upload = %d, %v; want 0", off, err)
+	}
+	data := []byte(strings.Repeat("0123456789", 100))
+	loc, off, err := reg.PatchStream(ctx, loc, bytes.NewReader(data[:300]))
+	if err != nil || off != 300 {
+		t.Fatalf("PatchStream = %d, %v; want offset 300", off, err)
+	}
+	if _, _, err := reg.PatchChunk(ctx, loc, 200, bytes.NewReader(data[200:]), 800); !berthtest.IsStatus(err, http.StatusRequestedRangeNotSatisfiable) {
+		t.Fatalf("PatchChunk at a wrong offset: %v, want status 416", err)
+	}
+	if off, err := reg.UploadStatus(ctx, loc); err != nil || off != 300 {
+		t.Fatalf("UploadStatus = %d, %v; want 300", off, err)
+	}
+	if loc, _, err = reg.PatchChunk(ctx, loc, 300, bytes.NewReader(data[300:]), 700); err != nil {
+		t.Fatalf("PatchChunk: %v", err)
+	}
+	if err := reg.CompleteUpload(ctx, loc, digest.FromBytes(data)); err != nil {
+		t.Fatalf("CompleteUpload: %v", err)
+	}
+	if _, err := reg.UploadStatus(ctx, loc); !berthtest.IsStatus(err, http.StatusNotFound) {
+		t.Errorf("UploadStatus after completion: %v, want status 404", err)
 	}
 }
 

@@ -112,6 +112,21 @@ func (e *toolEnv) runStdin(t *testing.T, stdin io.Reader, tool string, args ...s
 	return out
 }
 
+// client runs one client program in a toolEnv with fixed trailing flags
+// (such as --insecure or --plain-http).
+type client struct {
+	env   *toolEnv
+	bin   string
+	flags []string
+}
+
+// run runs the client with args and the fixed flags and returns stdout;
+// the test fails if it exits non-zero.
+func (c client) run(t *testing.T, args ...string) string {
+	t.Helper()
+	return c.env.run(t, c.bin, append(args, c.flags...)...)
+}
+
 // exec runs tool (for at most two minutes) and returns stdout, stderr and
 // the error.
 func (e *toolEnv) exec(tool string, stdin io.Reader, args ...string) (string, string, error) {

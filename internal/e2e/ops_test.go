@@ -16,31 +16,47 @@ import (
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	p := start(t, berthtest.ProcessOptions{})
-	reg := p.Registry()
-	ctx := context.Background()
+	tr := pushTraffic(t, p.Registry())
+	m := scrape(t, p)
+	checkTrafficMetrics(t, m, tr)
+	checkLatencyHistogram(t, m)
+}
 
-	// Two images in one repository: every blob pushed in one POST except
-	// one layer, pushed in three chunks.
+// traffic is what pushTraffic sent, in bytes.
+type traffic struct {
+	// monolithic is the size of the blobs pushed in one POST, chunked of
+	// the blob pushed in three PATCH requests, manifests of the two
+	// manifests, pulled of the blob read back.
+	monolithic, chunked, manifests, pulled int64
+	// storage is the size of every distinct blob.
+	storage int64
+}
+
+// pushTraffic pushes two images to one repository (every blob in one POST
+// except one layer, sent in three chunks), tags them, and pulls one layer.
+func pushTraffic(t *testing.T, reg *berthtest.Registry) traffic {
+	t.Helper()
+	ctx := context.Background()
 	one, two := newImage(t, "metrics-1", linuxAmd64), newImage(t, "metrics-2", linuxArm64)
 	chunked := one.Layers[1]
-	chunk := int(chunked.Desc.Size/3) + 1
-	var monolithic, storage int64
+	tr := traffic{chunked: chunked.Desc.Size, pulled: two.Layers[0].Desc.Size}
 	for _, im := range []*image{one, two} {
 		for _, b := range im.blobs() {
-			storage += b.Desc.Size
+			tr.storage += b.Desc.Size
+			var err error
 			if b.Desc.Digest == chunked.Desc.Digest {
-				if _, err := reg.PushBlobChunked(ctx, "metrics/app", b.Data, chunk); err != nil {
-					t.Fatal(err)
-				}
-				continue
+				_, err = reg.PushBlobChunked(ctx, "metrics/app", b.Data, int(b.Desc.Size/3)+1)
+			} else {
+				tr.monolithic += b.Desc.Size
+				_, err = reg.PushBlob(ctx, "metrics/app", b.Data)
 			}
-			monolithic += b.Desc.Size
-			if _, err := reg.PushBlob(ctx, "metrics/app", b.Data); err != nil {
+			if err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	for tag, im := range map[string]*image{"one": one, "two": two} {
+		tr.manifests += im.Manifest.Desc.Size
 		if _, err := reg.PutManifest(ctx, "metrics/app", tag, im.Manifest.Desc.MediaType, im.Manifest.Data); err != nil {
 			t.Fatal(err)
 		}
@@ -48,8 +64,13 @@ func TestMetrics(t *testing.T) {
 	if _, err := reg.GetBlob(ctx, "metrics/app", two.Layers[0].Desc.Digest); err != nil {
 		t.Fatal(err)
 	}
+	return tr
+}
 
-	m := scrape(t, p)
+// checkTrafficMetrics compares one scrape with the traffic that preceded
+// it.
+func checkTrafficMetrics(t *testing.T, m metrics, tr traffic) {
+	t.Helper()
 	const total = "berth_http_requests_total"
 	for _, tc := range []struct {
 		name   string
@@ -63,16 +84,16 @@ func TestMetrics(t *testing.T) {
 		{total, requests("manifest", "PUT", "201"), 2},
 		{total, requests("blob", "GET", "200"), 1},
 		{"berth_http_request_duration_seconds", requests("manifest", "PUT", ""), 2},
-		{"berth_http_request_bytes_total", map[string]string{"route": "blob_upload_start"}, float64(monolithic)},
-		{"berth_http_request_bytes_total", map[string]string{"route": "blob_upload"}, float64(chunked.Desc.Size)},
-		{"berth_http_request_bytes_total", map[string]string{"route": "manifest"}, float64(one.Manifest.Desc.Size + two.Manifest.Desc.Size)},
-		{"berth_http_response_bytes_total", map[string]string{"route": "blob"}, float64(two.Layers[0].Desc.Size)},
+		{"berth_http_request_bytes_total", map[string]string{"route": "blob_upload_start"}, float64(tr.monolithic)},
+		{"berth_http_request_bytes_total", map[string]string{"route": "blob_upload"}, float64(tr.chunked)},
+		{"berth_http_request_bytes_total", map[string]string{"route": "manifest"}, float64(tr.manifests)},
+		{"berth_http_response_bytes_total", map[string]string{"route": "blob"}, float64(tr.pulled)},
 		{"berth_http_requests_in_flight", nil, 1},
 		{"berth_repositories", nil, 1},
 		{"berth_manifests", nil, 2},
 		{"berth_tags", nil, 2},
 		{"berth_blobs", nil, 6},
-		{"berth_storage_bytes", nil, float64(storage)},
+		{"berth_storage_bytes", nil, float64(tr.storage)},
 		{"berth_uploads_in_progress", nil, 0},
 		{"berth_metadata_up", nil, 1},
 	} {
@@ -89,6 +110,12 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s has no route=%q series", total, route)
 		}
 	}
+}
+
+// checkLatencyHistogram wants buckets in the manifest PUT latency
+// histogram, with cumulative counts in order.
+func checkLatencyHistogram(t *testing.T, m metrics) {
+	t.Helper()
 	h := m.histogram("berth_http_request_duration_seconds", requests("manifest", "PUT", ""))
 	if h == nil || len(h.GetBucket()) < 5 {
 		t.Fatalf("manifest PUT latency histogram has too few buckets: %v", h)

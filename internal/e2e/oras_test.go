@@ -23,123 +23,142 @@ type orasDescriptor struct {
 	Referrers    []orasDescriptor `json:"referrers"`
 }
 
+const (
+	orasBundleType = "application/vnd.berth.test.bundle"
+	orasSBOMType   = "application/spdx+json"
+	orasSigType    = "application/vnd.berth.test.signature"
+)
+
+// orasCase is the state the oras subtests share.
+type orasCase struct {
+	reg  *berthtest.Registry
+	host string
+	// dir holds the files pushed; oras runs in it.
+	dir  string
+	oras client
+	// files are pushed as the bundle artifact.
+	files map[string][]byte
+}
+
 // TestOras pushes files as an artifact with oras and pulls them back,
 // attaches an SBOM and a signature-like artifact to an image through the
 // referrers API, and discovers them with and without an artifact type.
 func TestOras(t *testing.T) {
-	oras := berthtest.Tool(t, "oras")
+	bin := berthtest.Tool(t, "oras")
 	t.Parallel()
 	p := start(t, berthtest.ProcessOptions{})
-	reg, h := p.Registry(), host(p)
 	dir := t.TempDir()
-	env := newToolEnv(t).in(dir)
-	o := func(args ...string) string {
-		t.Helper()
-		return env.run(t, oras, append(args, "--plain-http")...)
+	c := &orasCase{
+		reg: p.Registry(), host: host(p), dir: dir,
+		oras: client{env: newToolEnv(t).in(dir), bin: bin, flags: []string{"--plain-http"}},
+		files: map[string][]byte{
+			"readme.md": []byte("# bundle\nfiles pushed by the Berth end-to-end tests\n"),
+			"data.bin":  randomBytes(300<<10, 7),
+		},
 	}
-
-	files := map[string][]byte{
-		"readme.md": []byte("# bundle\nfiles pushed by the Berth end-to-end tests\n"),
-		"data.bin":  randomBytes(300<<10, 7),
-	}
-	for name, data := range files {
+	for name, data := range c.files {
 		writeFile(t, dir, name, data)
 	}
-	const bundleType = "application/vnd.berth.test.bundle"
-	var pushed orasDescriptor
-	decodeJSON(t, o("push", "--artifact-type", bundleType, "--format", "json", h+"/oras/bundle:v1",
-		"readme.md:text/markdown", "data.bin:application/octet-stream"), &pushed)
+	t.Run("push", c.push)
+	t.Run("pull", c.pull)
+	t.Run("attach and discover", c.attachDiscover)
+}
 
-	t.Run("push", func(t *testing.T) {
-		body, _, dgst, err := reg.GetManifest(context.Background(), "oras/bundle", "v1")
+func (c *orasCase) push(t *testing.T) {
+	var pushed orasDescriptor
+	decodeJSON(t, c.oras.run(t, "push", "--artifact-type", orasBundleType, "--format", "json", c.host+"/oras/bundle:v1",
+		"readme.md:text/markdown", "data.bin:application/octet-stream"), &pushed)
+	body, _, dgst, err := c.reg.GetManifest(context.Background(), "oras/bundle", "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dgst != pushed.Digest {
+		t.Errorf("tag v1 is %s, oras pushed %s", dgst, pushed.Digest)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ArtifactType != orasBundleType {
+		t.Errorf("artifactType = %q, want %q", m.ArtifactType, orasBundleType)
+	}
+	for _, l := range m.Layers {
+		name := l.Annotations[v1.AnnotationTitle]
+		got, err := c.reg.GetBlob(context.Background(), "oras/bundle", l.Digest)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if dgst != pushed.Digest {
-			t.Errorf("tag v1 is %s, oras pushed %s", dgst, pushed.Digest)
-		}
-		var m v1.Manifest
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatal(err)
-		}
-		if m.ArtifactType != bundleType {
-			t.Errorf("artifactType = %q, want %q", m.ArtifactType, bundleType)
-		}
-		for _, l := range m.Layers {
-			name := l.Annotations[v1.AnnotationTitle]
-			got, err := reg.GetBlob(context.Background(), "oras/bundle", l.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkBytes(t, "layer "+name, got, files[name])
-		}
-		if len(m.Layers) != len(files) {
-			t.Errorf("manifest has %d layers, want %d", len(m.Layers), len(files))
-		}
-	})
+		checkBytes(t, "layer "+name, got, c.files[name])
+	}
+	if len(m.Layers) != len(c.files) {
+		t.Errorf("manifest has %d layers, want %d", len(m.Layers), len(c.files))
+	}
+}
 
-	t.Run("pull", func(t *testing.T) {
-		out := t.TempDir()
-		o("pull", "-o", out, h+"/oras/bundle:v1")
-		for name, data := range files {
-			checkBytes(t, "pulled "+name, readFile(t, filepath.Join(out, name)), data)
-		}
-	})
+func (c *orasCase) pull(t *testing.T) {
+	out := t.TempDir()
+	c.oras.run(t, "pull", "-o", out, c.host+"/oras/bundle:v1")
+	for name, data := range c.files {
+		checkBytes(t, "pulled "+name, readFile(t, filepath.Join(out, name)), data)
+	}
+}
 
+// attachDiscover attaches two artifacts to an image through the referrers
+// API, discovers them, and pulls one back.
+func (c *orasCase) attachDiscover(t *testing.T) {
 	im := newImage(t, "oras-subject", linuxAmd64)
-	pushImage(t, reg, "oras/app", "v1", im)
-	subject := h + "/oras/app@" + im.Manifest.Desc.Digest.String()
-	writeFile(t, dir, "sbom.spdx.json", []byte(`{"spdxVersion":"SPDX-2.3","name":"oras-subject","packages":[]}`))
-	writeFile(t, dir, "signature.json", []byte(`{"signed":"`+im.Manifest.Desc.Digest.String()+`"}`))
-	const sbomType, sigType = "application/spdx+json", "application/vnd.berth.test.signature"
+	pushImage(t, c.reg, "oras/app", "v1", im)
+	subject := c.host + "/oras/app@" + im.Manifest.Desc.Digest.String()
+	sbomData := []byte(`{"spdxVersion":"SPDX-2.3","name":"oras-subject","packages":[]}`)
+	writeFile(t, c.dir, "sbom.spdx.json", sbomData)
+	writeFile(t, c.dir, "signature.json", []byte(`{"signed":"`+im.Manifest.Desc.Digest.String()+`"}`))
 	var sbom, sig orasDescriptor
-	decodeJSON(t, o("attach", "--distribution-spec", "v1.1-referrers-api", "--artifact-type", sbomType,
-		"--format", "json", h+"/oras/app:v1", "sbom.spdx.json:application/spdx+json"), &sbom)
-	decodeJSON(t, o("attach", "--distribution-spec", "v1.1-referrers-api", "--artifact-type", sigType,
+	decodeJSON(t, c.oras.run(t, "attach", "--distribution-spec", "v1.1-referrers-api", "--artifact-type", orasSBOMType,
+		"--format", "json", c.host+"/oras/app:v1", "sbom.spdx.json:application/spdx+json"), &sbom)
+	decodeJSON(t, c.oras.run(t, "attach", "--distribution-spec", "v1.1-referrers-api", "--artifact-type", orasSigType,
 		"--format", "json", subject, "signature.json"), &sig)
 
-	t.Run("discover", func(t *testing.T) {
-		for _, tc := range []struct {
-			artifactType string
-			want         []orasDescriptor
-		}{
-			{"", []orasDescriptor{sbom, sig}},
-			{sbomType, []orasDescriptor{sbom}},
-			{sigType, []orasDescriptor{sig}},
-			{"application/vnd.berth.test.none", nil},
-		} {
-			args := []string{"discover", "--distribution-spec", "v1.1-referrers-api", "--format", "json", subject}
-			if tc.artifactType != "" {
-				args = append(args, "--artifact-type", tc.artifactType)
-			}
-			var got orasDescriptor
-			decodeJSON(t, o(args...), &got)
-			if len(got.Referrers) == 0 {
-				got.Referrers = nil
-			}
-			slices.SortFunc(got.Referrers, func(a, b orasDescriptor) int { return strings.Compare(a.ArtifactType, b.ArtifactType) })
-			want := slices.Clone(tc.want)
-			slices.SortFunc(want, func(a, b orasDescriptor) int { return strings.Compare(a.ArtifactType, b.ArtifactType) })
-			if diff := cmp.Diff(want, got.Referrers, cmp.Comparer(sameReferrer)); diff != "" {
-				t.Errorf("discover --artifact-type %q (-want +got):\n%s", tc.artifactType, diff)
-			}
+	for _, tc := range []struct {
+		artifactType string
+		want         []orasDescriptor
+	}{
+		{"", []orasDescriptor{sbom, sig}},
+		{orasSBOMType, []orasDescriptor{sbom}},
+		{orasSigType, []orasDescriptor{sig}},
+		{"application/vnd.berth.test.none", nil},
+	} {
+		args := []string{"discover", "--distribution-spec", "v1.1-referrers-api", "--format", "json", subject}
+		if tc.artifactType != "" {
+			args = append(args, "--artifact-type", tc.artifactType)
 		}
-	})
+		var got orasDescriptor
+		decodeJSON(t, c.oras.run(t, args...), &got)
+		if diff := cmp.Diff(sortReferrers(tc.want), sortReferrers(got.Referrers), cmp.Comparer(sameReferrer)); diff != "" {
+			t.Errorf("discover --artifact-type %q (-want +got):\n%s", tc.artifactType, diff)
+		}
+	}
 
-	t.Run("pull referrer", func(t *testing.T) {
-		out := t.TempDir()
-		o("pull", "-o", out, h+"/oras/app@"+sbom.Digest.String())
-		checkBytes(t, "pulled SBOM", readFile(t, filepath.Join(out, "sbom.spdx.json")), readFile(t, filepath.Join(dir, "sbom.spdx.json")))
-		// The referrers API was used, so no fallback tag (sha256-<hex>)
-		// was created.
-		tags, err := reg.Tags(context.Background(), "oras/app")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff([]string{"v1"}, tags); diff != "" {
-			t.Errorf("tags of oras/app (-want +got):\n%s", diff)
-		}
-	})
+	out := t.TempDir()
+	c.oras.run(t, "pull", "-o", out, c.host+"/oras/app@"+sbom.Digest.String())
+	checkBytes(t, "pulled SBOM", readFile(t, filepath.Join(out, "sbom.spdx.json")), sbomData)
+	// The referrers API was used, so no fallback tag (sha256-<hex>) exists.
+	tags, err := c.reg.Tags(context.Background(), "oras/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"v1"}, tags); diff != "" {
+		t.Errorf("tags of oras/app (-want +got):\n%s", diff)
+	}
+}
+
+// sortReferrers returns ds ordered by artifact type, nil when empty.
+func sortReferrers(ds []orasDescriptor) []orasDescriptor {
+	if len(ds) == 0 {
+		return nil
+	}
+	ds = slices.Clone(ds)
+	slices.SortFunc(ds, func(a, b orasDescriptor) int { return strings.Compare(a.ArtifactType, b.ArtifactType) })
+	return ds
 }
 
 // sameReferrer compares referrers by digest and artifact type.
