@@ -93,12 +93,18 @@ func (s *Service) repository(ctx context.Context, name string) (*meta.Repository
 	return s.meta.GetRepository(ctx, name)
 }
 
-// ensureRepository returns the repository called name, creating it.
+// ensureRepository returns the repository called name, creating it. It
+// reads first: almost every push goes to a repository that exists, and a
+// read costs no write transaction.
 func (s *Service) ensureRepository(ctx context.Context, name string) (*meta.Repository, error) {
 	if err := ref.ValidRepository(name); err != nil {
 		return nil, err
 	}
-	return s.meta.EnsureRepository(ctx, name)
+	r, err := s.meta.GetRepository(ctx, name)
+	if errdefs.IsNotFound(err) {
+		return s.meta.EnsureRepository(ctx, name)
+	}
+	return r, err
 }
 
 // MissingReferencesError says a manifest names blobs or manifests its
