@@ -45,6 +45,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return ee.code
 	}
 	if isUsageError(err) {
+		fmt.Fprintln(stderr, "Run 'berth --help' for usage.")
 		return 2
 	}
 	return 1

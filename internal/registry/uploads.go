@@ -88,16 +88,24 @@ func (s *Service) AppendUpload(ctx context.Context, repo, id string, start int64
 		return nil, err
 	}
 	defer w.Close()
-	_, copyErr := s.copyBody(ctx, w, body)
-	nu, err := s.saveProgress(ctx, u, w)
-	if err != nil {
-		return nil, errors.Join(copyErr, err)
+	// A long streamed PATCH saves its progress every checkpoint bytes, so a
+	// crash in the middle of a large layer costs at most that much.
+	for {
+		n, copyErr := s.copyBody(ctx, w, io.LimitReader(body, checkpoint))
+		nu, err := s.saveProgress(ctx, u, w)
+		if err != nil {
+			return nil, errors.Join(copyErr, err)
+		}
+		u = nu
+		if copyErr != nil || n < checkpoint {
+			return u, copyErr
+		}
 	}
-	if copyErr != nil {
-		return nu, copyErr
-	}
-	return nu, nil
 }
+
+// checkpoint is how many bytes of one request an upload receives between
+// saves of its progress.
+const checkpoint = 64 << 20
 
 // CompleteUpload writes an optional last chunk, verifies the whole upload
 // against dgst, stores it and links it into the repository. start is where

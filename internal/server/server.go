@@ -162,7 +162,9 @@ func (s *Server) Run(ctx context.Context, started func(addr net.Addr)) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
-	if err := s.queue.Start(ctx); err != nil {
+	// The queue stops when shutdown asks it to, after in-flight requests,
+	// not the moment the signal cancels ctx.
+	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
 		ln.Close()
 		return err
 	}
