@@ -98,14 +98,23 @@ func (c *client) walk(path, field string, n int) []string {
 // locale-aware collations.
 var trickyTags = []string{"b", "a_b", "A", "a.b", "_x", "a-b", "Z", "aa", "a", "0", "B-1", "a0", "9", "a__b", "a--b"}
 
-func TestTagsList(t *testing.T) {
-	t.Parallel()
-	const maxPage = 4
+const tagsRepo = "list/tags"
+
+// tagsServer starts a server with a small page size whose repository
+// tagsRepo holds trickyTags, and returns the tags in byte order.
+func tagsServer(t *testing.T, maxPage int) (*client, []string) {
+	t.Helper()
 	c := startServer(t, func(cfg *config.Config) { cfg.HTTP.MaxPageSize = maxPage })
-	const repo = "list/tags"
-	c.pushTiny(repo, trickyTags...)
+	c.pushTiny(tagsRepo, trickyTags...)
 	want := slices.Clone(trickyTags)
 	slices.Sort(want) // byte order
+	return c, want
+}
+
+func TestTagsList(t *testing.T) {
+	t.Parallel()
+	const maxPage, repo = 4, tagsRepo
+	c, want := tagsServer(t, maxPage)
 
 	t.Run("shape", func(t *testing.T) {
 		r := c.with(t).do("GET", "/v2/"+repo+"/tags/list?n=2", nil)
@@ -129,6 +138,12 @@ func TestTagsList(t *testing.T) {
 			t.Errorf("last page %q next %q; want %q and no link", p.items, p.next, want[12:])
 		}
 	})
+}
+
+func TestTagsListEdges(t *testing.T) {
+	t.Parallel()
+	const maxPage, repo = 4, tagsRepo
+	c, want := tagsServer(t, maxPage)
 	t.Run("last that is not a tag", func(t *testing.T) {
 		p := c.with(t).getPage("/v2/"+repo+"/tags/list?n=3&last=a.", "tags")
 		if diff := cmp.Diff([]string{"a.b", "a0", "a__b"}, p.items); diff != "" {

@@ -62,18 +62,28 @@ func TestReferrersEmpty(t *testing.T) {
 	})
 }
 
-func TestReferrers(t *testing.T) {
-	t.Parallel()
-	c := startServer(t)
-	const repo = "ref/list"
+// Artifact types of the referrers pushed by pushReferrers.
+const (
+	sigType    = "application/vnd.example.signature"
+	sbomConfig = "application/vnd.example.sbom.config"
+	bundleType = "application/vnd.example.bundle"
+)
+
+// referrerSet is a subject with referrers of each kind, and the
+// descriptors the referrers API must list for them.
+type referrerSet struct {
+	subject           digest.Digest
+	sig, sbom, bundle v1.Descriptor
+	sbomDigest        digest.Digest
+}
+
+// pushReferrers pushes to repo a subject image, a signature artifact, an
+// SBOM image without artifactType, an index artifact, and manifests that
+// must not be listed (another subject, another repository).
+func pushReferrers(t *testing.T, c *client, repo string) referrerSet {
+	t.Helper()
 	base := c.pushImage(repo, "v1", "referred to")
 	subject := &v1.Descriptor{MediaType: v1.MediaTypeImageManifest, Digest: base.digest, Size: int64(len(base.manifest))}
-	const (
-		sigType    = "application/vnd.example.signature"
-		sbomConfig = "application/vnd.example.sbom.config"
-		bundleType = "application/vnd.example.bundle"
-	)
-
 	sig := newImage(t, "signature", func(m *v1.Manifest) {
 		m.ArtifactType = sigType
 		m.Config = v1.DescriptorEmptyJSON
@@ -124,6 +134,15 @@ func TestReferrers(t *testing.T) {
 		MediaType: v1.MediaTypeImageIndex, ArtifactType: bundleType, Digest: digest.FromBytes(bundle), Size: int64(len(bundle)),
 		Annotations: map[string]string{"org.example.kind": "bundle"},
 	}
+	return referrerSet{subject: base.digest, sig: sigDesc, sbom: sbomDesc, bundle: bundleDesc, sbomDigest: sbom.digest}
+}
+
+func TestReferrers(t *testing.T) {
+	t.Parallel()
+	c := startServer(t)
+	const repo = "ref/list"
+	set := pushReferrers(t, c, repo)
+	sigDesc, sbomDesc, bundleDesc := set.sig, set.sbom, set.bundle
 	byDigest := cmpopts.SortSlices(func(a, b v1.Descriptor) bool { return a.Digest < b.Digest })
 
 	tests := []struct {
@@ -138,7 +157,7 @@ func TestReferrers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.label, func(t *testing.T) {
-			r, idx := c.with(t).referrers(repo, base.digest, tt.query)
+			r, idx := c.with(t).referrers(repo, set.subject, tt.query)
 			wantHeader(t, r, "OCI-Filters-Applied", tt.filters)
 			if diff := cmp.Diff(tt.want, idx.Manifests, byDigest, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("referrers (-want +got):\n%s", diff)
@@ -150,8 +169,8 @@ func TestReferrers(t *testing.T) {
 	}
 	t.Run("deleted referrer is gone", func(t *testing.T) {
 		c := c.with(t)
-		wantStatus(t, c.do("DELETE", "/v2/"+repo+"/manifests/"+sbom.digest.String(), nil), http.StatusAccepted)
-		_, idx := c.referrers(repo, base.digest, "")
+		wantStatus(t, c.do("DELETE", "/v2/"+repo+"/manifests/"+set.sbomDigest.String(), nil), http.StatusAccepted)
+		_, idx := c.referrers(repo, set.subject, "")
 		if diff := cmp.Diff([]v1.Descriptor{sigDesc, bundleDesc}, idx.Manifests, byDigest); diff != "" {
 			t.Errorf("referrers (-want +got):\n%s", diff)
 		}

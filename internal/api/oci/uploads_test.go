@@ -246,7 +246,7 @@ func TestUploadStreamed(t *testing.T) {
 	c.wantNoUploadData()
 }
 
-func TestUploadComplete(t *testing.T) {
+func TestUploadCompleteRefused(t *testing.T) {
 	t.Parallel()
 	c := startServer(t)
 	data := []byte("the content of the blob")
@@ -294,6 +294,13 @@ func TestUploadComplete(t *testing.T) {
 		wantError(t, c.do("GET", loc, nil), http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN")
 		wantError(t, c.do("HEAD", "/v2/up/wrong2/blobs/"+d.String(), nil), http.StatusNotFound, "BLOB_UNKNOWN")
 	})
+}
+
+func TestUploadComplete(t *testing.T) {
+	t.Parallel()
+	c := startServer(t)
+	data := []byte("the content of the blob")
+	d := digest.FromBytes(data)
 	t.Run("zero bytes", func(t *testing.T) {
 		c := c.with(t)
 		empty := digest.FromBytes(nil)
