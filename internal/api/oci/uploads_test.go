@@ -509,8 +509,8 @@ func TestUploadSizeLimit(t *testing.T) {
 		r = c.do("GET", loc, nil)
 		if r.StatusCode == http.StatusNoContent {
 			if got := r.Header.Get("Range"); got != "0-599" {
-				t.Skipf("BUG: a PATCH refused with 413 still keeps %d bytes over the limit in the session (Range %s); "+
-					"a PUT then commits a blob over http.max_blob_bytes", limit+1-600, got)
+				t.Skipf("BUG: a PATCH refused with 413 still stored its bytes (session Range %s, limit %d bytes); "+
+					"a PUT then commits a blob over http.max_blob_bytes", got, limit)
 			}
 		}
 		d := digest.FromBytes(over)
