@@ -43,7 +43,7 @@ type Options struct {
 	// Workers is how many jobs run at once; zero means 4.
 	Workers int
 	// PollInterval is how often idle workers look for new jobs; zero means
-	// one second.
+	// one second. River refuses less than 100ms.
 	PollInterval time.Duration
 }
 
@@ -64,6 +64,7 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], task
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = slog.New(quietStop{log.Handler()})
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("job queue migrations: %w", err)

@@ -23,6 +23,9 @@ func (s *Service) ListTags(ctx context.Context, repo, last string, n int) (tags 
 	if err != nil {
 		return nil, false, err
 	}
+	if tags == nil {
+		tags = []string{} // a JSON array, never null
+	}
 	if len(tags) > n {
 		return tags[:n], true, nil
 	}
@@ -39,6 +42,9 @@ func (s *Service) ListRepositories(ctx context.Context, last string, n int) (nam
 	names, err = s.meta.ListRepositories(ctx, last, n+1)
 	if err != nil {
 		return nil, false, err
+	}
+	if names == nil {
+		names = []string{}
 	}
 	if len(names) > n {
 		return names[:n], true, nil

@@ -120,12 +120,19 @@ func (e *MissingReferencesError) Error() string {
 		return fmt.Sprintf("manifest references %d blob(s) (first %s) and %d manifest(s) (first %s) not pushed to this repository; push them first",
 			len(e.Blobs), e.Blobs[0], len(e.Manifests), e.Manifests[0])
 	case len(e.Blobs) > 0:
-		return fmt.Sprintf("manifest references blob %s (and %d more) not pushed to this repository; push it (or mount it) first",
-			e.Blobs[0], len(e.Blobs)-1)
+		return fmt.Sprintf("manifest references blob %s%s not pushed to this repository; push it (or mount it) first",
+			e.Blobs[0], more(len(e.Blobs)-1))
 	default:
-		return fmt.Sprintf("index references manifest %s (and %d more) not pushed to this repository; push it first",
-			e.Manifests[0], len(e.Manifests)-1)
+		return fmt.Sprintf("index references manifest %s%s not pushed to this repository; push it first",
+			e.Manifests[0], more(len(e.Manifests)-1))
 	}
+}
+
+func more(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (and %d more)", n)
 }
 
 // Unwrap classes the error as invalid input.

@@ -92,6 +92,11 @@ func (s *Service) AppendUpload(ctx context.Context, repo, id string, start int64
 	// crash in the middle of a large layer costs at most that much.
 	for {
 		n, copyErr := s.copyBody(ctx, w, io.LimitReader(body, checkpoint))
+		if errors.Is(copyErr, errdefs.ErrTooLarge) {
+			// Refused bytes are not kept: the session stays at its last
+			// saved state and the next resume cuts the rest off.
+			return u, copyErr
+		}
 		nu, err := s.saveProgress(ctx, u, w)
 		if err != nil {
 			return nil, errors.Join(copyErr, err)
@@ -129,8 +134,10 @@ func (s *Service) CompleteUpload(ctx context.Context, repo, id string, dgst dige
 	defer w.Close()
 	if body != nil {
 		if _, err := s.copyBody(ctx, w, body); err != nil {
-			// Keep what arrived so the client can resume.
-			_, _ = s.saveProgress(ctx, u, w)
+			if !errors.Is(err, errdefs.ErrTooLarge) {
+				// Keep what arrived so the client can resume.
+				_, _ = s.saveProgress(ctx, u, w)
+			}
 			return nil, err
 		}
 	}
@@ -276,17 +283,28 @@ func (s *Service) openWriter(ctx context.Context, u *meta.Upload) (blob.Writer, 
 	return w, err
 }
 
-// copyBody streams body into w, enforcing the blob size limit.
+// copyBody streams body into w, enforcing the blob size limit. A body
+// that ends early (the client hung up) is an ErrInvalid error; what was
+// written stays in w.
 func (s *Service) copyBody(ctx context.Context, w blob.Writer, body io.Reader) (int64, error) {
+	src := &bodyReader{ctx: ctx, r: body}
+	var (
+		n   int64
+		err error
+	)
 	if s.opts.MaxBlobBytes > 0 {
 		room := s.opts.MaxBlobBytes - w.Size()
-		n, err := io.Copy(w, io.LimitReader(ctxReader{ctx, body}, room+1))
+		n, err = io.Copy(w, io.LimitReader(src, room+1))
 		if err == nil && w.Size() > s.opts.MaxBlobBytes {
 			return n, errdefs.TooLarge("blob exceeds the %d-byte limit of this registry", s.opts.MaxBlobBytes)
 		}
-		return n, err
+	} else {
+		n, err = io.Copy(w, src)
 	}
-	return io.Copy(w, ctxReader{ctx, body})
+	if err != nil && src.err != nil && errors.Is(err, src.err) && ctx.Err() == nil {
+		return n, errdefs.Wrap(errdefs.ErrInvalid, src.err, "the request body ended after %d bytes (ask for the upload's offset and resume)", n)
+	}
+	return n, err
 }
 
 // saveProgress makes w's data durable and records the new offset, guarded
@@ -369,15 +387,21 @@ func (s *Service) discard(ctx context.Context, w blob.Writer, id string) {
 	}
 }
 
-// ctxReader stops a copy when ctx is done.
-type ctxReader struct {
+// bodyReader stops a copy when ctx is done and remembers a read error, so
+// a client that hung up is told apart from a storage failure.
+type bodyReader struct {
 	ctx context.Context
 	r   io.Reader
+	err error
 }
 
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return c.r.Read(p)
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -118,8 +119,6 @@ func (s *Server) newHTTPServer() *http.Server {
 
 	mux := http.NewServeMux()
 	v2 := oci.New(s.svc, oci.Options{MaxPageSize: s.cfg.HTTP.MaxPageSize})
-	mux.Handle("/v2/", v2)
-	mux.Handle("/v2", v2)
 	if s.cfg.Metrics.Enabled {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	}
@@ -129,8 +128,19 @@ func (s *Server) newHTTPServer() *http.Server {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 
+	// /v2 bypasses the mux: ServeMux cleans paths and redirects
+	// /v2/a/../b/... to /v2/b/..., and a 307 keeps the method and body, so a
+	// push would land in another repository. The OCI handler rejects such
+	// names instead (NAME_INVALID).
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
+			v2.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 	return &http.Server{
-		Handler:           api.Handler(mux, s.log, metrics),
+		Handler:           api.Handler(root, s.log, metrics),
 		ReadHeaderTimeout: s.cfg.HTTP.ReadHeaderTimeout,
 		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),

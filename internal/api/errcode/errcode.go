@@ -128,7 +128,7 @@ func From(err error) *Error {
 		return New(ManifestInvalid, err)
 	case errors.Is(err, errdefs.ErrDenied):
 		return New(Denied, err)
-	case errors.Is(err, errdefs.ErrConflict):
+	case errors.Is(err, errdefs.ErrConflict), errors.Is(err, errdefs.ErrAlreadyExists):
 		return New(Denied, err).WithStatus(http.StatusConflict)
 	case errors.Is(err, errdefs.ErrTooLarge):
 		return New(TooLarge, err)
@@ -165,8 +165,10 @@ func Write(w http.ResponseWriter, r *http.Request, err error) int {
 	e := From(err)
 	status := e.StatusOf()
 	msg := e.Error()
-	if e.Code == Internal {
-		msg = Internal.Message
+	if e.Code == Internal || e.Code == Unavailable {
+		// The details (paths, database errors) are for the log, which the
+		// caller writes; the client learns what to do.
+		msg = e.Code.Message
 	}
 	body, _ := json.Marshal(envelope{Errors: []entry{{Code: e.Code.Name, Message: msg, Detail: e.Detail}}})
 	h := w.Header()

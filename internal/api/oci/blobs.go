@@ -32,6 +32,10 @@ func (h *Handler) getBlob(w http.ResponseWriter, r *http.Request, rt route) erro
 			return err
 		}
 		setBlobHeaders(hdr, dgst)
+		if r.Header.Get("If-None-Match") == hdr.Get("ETag") {
+			w.WriteHeader(http.StatusNotModified)
+			return nil
+		}
 		hdr.Set("Content-Length", strconv.FormatInt(b.Size, 10))
 		w.WriteHeader(http.StatusOK)
 		return nil
