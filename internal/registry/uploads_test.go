@@ -329,7 +329,7 @@ func TestAppendUploadSizeLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Offset > limit {
-		t.Skipf("BUG: AppendUpload refused with ErrTooLarge but saved %d bytes (limit %d); CompleteUpload then stores them", got.Offset, limit)
+		t.Fatalf("AppendUpload refused with ErrTooLarge but saved %d bytes (limit %d); CompleteUpload then stores them", got.Offset, limit)
 	}
 	if got.Offset != 60 {
 		t.Errorf("session offset %d after the refused chunk, want 60", got.Offset)

@@ -153,7 +153,7 @@ func TestTagsListEdges(t *testing.T) {
 	t.Run("last after every tag", func(t *testing.T) {
 		p := c.with(t).getPage("/v2/"+repo+"/tags/list?last=zzz", "tags")
 		if p.null {
-			t.Skip(`BUG: an empty page of a tags list says "tags":null instead of []`)
+			t.Fatal(`an empty page of a tags list says "tags":null instead of []`)
 		}
 		if len(p.items) != 0 || p.next != "" {
 			t.Errorf("page after the end: %q, next %q", p.items, p.next)
@@ -195,7 +195,7 @@ func TestTagsListEdges(t *testing.T) {
 		r := c.do("GET", "/v2/list/untagged/tags/list", nil)
 		wantStatus(t, r, http.StatusOK)
 		if string(r.body) == `{"name":"list/untagged","tags":null}` {
-			t.Skip(`BUG: tags list of a repository without tags says "tags":null instead of []`)
+			t.Fatal(`tags list of a repository without tags says "tags":null instead of []`)
 		}
 		if diff := cmp.Diff(`{"name":"list/untagged","tags":[]}`, string(r.body)); diff != "" {
 			t.Errorf("body (-want +got):\n%s", diff)
@@ -212,7 +212,7 @@ func TestCatalog(t *testing.T) {
 		r := c.with(t).do("GET", "/v2/_catalog", nil)
 		wantStatus(t, r, http.StatusOK)
 		if string(r.body) == `{"repositories":null}` {
-			t.Skip(`BUG: an empty catalog says "repositories":null instead of []`)
+			t.Fatal(`an empty catalog says "repositories":null instead of []`)
 		}
 		if diff := cmp.Diff(`{"repositories":[]}`, string(r.body)); diff != "" {
 			t.Errorf("body (-want +got):\n%s", diff)
