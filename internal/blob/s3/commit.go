@@ -1,0 +1,228 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/berth-registry/berth/internal/blob"
+	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/minio/minio-go/v7"
+	"github.com/opencontainers/go-digest"
+)
+
+// maxIndexAttempts bounds the retries of installing an index that races
+// deletes or finds a broken index in its place.
+const maxIndexAttempts = 3
+
+// Commit checks the upload against expected and size, then makes it
+// readable under expected without copying it: it records expected in the
+// marker, completes the multipart upload into data/<id> (or PUTs the
+// buffer there when the upload never needed a part), verifies algorithms
+// other than sha256 by reading data/<id> back, and writes the index
+// object with a conditional write. If the store holds expected already,
+// the first data object stays and this one is deleted. Removing the
+// tails and the marker comes last; a failure there is logged, not
+// returned (the blob is stored, and the sweep finishes the cleanup).
+//
+// A mismatch is an ErrInvalid error and leaves the upload's data for
+// Cancel to remove; so is a part rewritten by a request from another
+// state since ResumeWriter checked it.
+func (w *writer) Commit(ctx context.Context, expected digest.Digest, size int64) (info blob.Info, err error) {
+	defer errdefs.Wrapf(&err, "commit upload %s as %s", w.id, expected)
+	if err := w.usable("commit"); err != nil {
+		return blob.Info{}, err
+	}
+	if err := validateDigest(expected); err != nil {
+		return blob.Info{}, err
+	}
+	if size >= 0 && size != w.h.Size() {
+		return blob.Info{}, errdefs.Invalid("received %d bytes but the client declared %d", w.h.Size(), size)
+	}
+	if err := ctx.Err(); err != nil {
+		return blob.Info{}, err
+	}
+	ok, decided := w.h.Verify(expected)
+	if decided && !ok {
+		return blob.Info{}, errdefs.Invalid("content digest is %s", w.h.Digest())
+	}
+	if err := w.materialize(ctx, expected); err != nil {
+		return blob.Info{}, err
+	}
+	dataKey := w.s.keys.data(w.id)
+	if !decided {
+		if err := w.s.verifyData(ctx, dataKey, expected, w.h.Size()); err != nil {
+			return blob.Info{}, err
+		}
+	}
+	winner, err := w.s.installIndex(ctx, expected, w.id, w.h.Size())
+	if err != nil {
+		return blob.Info{}, err
+	}
+	w.end()
+	w.s.finishCommit(ctx, w.id, winner != w.id)
+	return blob.Info{Digest: expected, Size: w.h.Size()}, nil
+}
+
+// materialize writes expected into the marker and then makes the data
+// object: it completes the multipart upload with the state's parts (and
+// the buffer as the last part), or PUTs the buffer when there is no
+// multipart upload. A second Commit after a failed verification finds it
+// done.
+func (w *writer) materialize(ctx context.Context, expected digest.Digest) error {
+	if w.completed {
+		return nil
+	}
+	s := w.s
+	if err := s.putSmall(ctx, s.keys.marker(w.id), []byte(expected), minio.PutObjectOptions{}); err != nil {
+		return s.storageError(err, "record the digest in the upload marker")
+	}
+	key := s.keys.data(w.id)
+	if w.st.Multipart == "" {
+		// Every byte is in the buffer, so the running sha256 is the
+		// payload hash: the server checks the buffer against it.
+		_, err := s.putSigned(ctx, key, w.buf, w.h.Digest().Encoded(), minio.PutObjectOptions{})
+		switch {
+		case errCode(err) == codeSHA256Mismatch:
+			return errdefs.Invalid("the upload's buffered data does not match its hash state")
+		case err != nil:
+			return s.storageError(err, "write data object")
+		}
+	} else {
+		if len(w.buf) > 0 {
+			if err := w.uploadPart(ctx, w.buf); err != nil {
+				return err
+			}
+			w.buf = w.buf[:0]
+		}
+		if err := w.complete(ctx, key); err != nil {
+			return err
+		}
+	}
+	w.completed = true
+	w.releaseBuffer()
+	return nil
+}
+
+// complete completes the multipart upload with exactly the state's parts.
+func (w *writer) complete(ctx context.Context, key string) error {
+	s := w.s
+	parts := make([]minio.CompletePart, len(w.st.Parts))
+	for i, p := range w.st.Parts {
+		parts[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
+	}
+	_, err := s.core.CompleteMultipartUpload(ctx, s.cfg.Bucket, key, w.st.Multipart, parts, minio.PutObjectOptions{})
+	switch code := errCode(err); {
+	case err == nil:
+		return nil
+	case code == codeInvalidPart || code == codeInvalidPartOrder:
+		return errdefs.Invalid("the upload's parts were rewritten by a request from another state (%s)", code)
+	case isMissing(err):
+		return errdefs.NotFound("upload data not found (its multipart upload was aborted or completed)")
+	default:
+		return s.storageError(err, "complete multipart upload")
+	}
+}
+
+// verifyData reads data object key back and checks it against expected
+// and size.
+func (s *Store) verifyData(ctx context.Context, key string, expected digest.Digest, size int64) error {
+	body, oi, _, err := s.core.GetObject(ctx, s.cfg.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return s.storageError(err, "read data object back to verify it")
+	}
+	defer body.Close()
+	if oi.Size != size {
+		return errdefs.Invalid("data object holds %d bytes, the upload %d", oi.Size, size)
+	}
+	err = blob.VerifyReader(ctxReader{ctx: ctx, r: body}, expected)
+	switch {
+	case err == nil || errdefs.IsInvalid(err):
+		return err
+	case ctx.Err() != nil:
+		return fmt.Errorf("verify data object: %w", ctx.Err())
+	default:
+		return s.storageError(err, "read data object back to verify it")
+	}
+}
+
+// installIndex makes dgst name upload id's data object unless an index
+// naming an intact data object of that size exists already. It returns
+// the upload id whose data object the index names in the end. An index
+// whose data object is missing or of the wrong size is replaced, with
+// If-Match on the ETag seen, so a concurrent replacement is not undone.
+func (s *Store) installIndex(ctx context.Context, dgst digest.Digest, id string, size int64) (string, error) {
+	opts := putIfAbsent()
+	for range maxIndexAttempts {
+		err := s.putIndex(ctx, dgst, id, size, opts)
+		if err == nil {
+			s.cache.put(dgst, indexEntry{key: s.keys.data(id), id: id, size: size})
+			return id, nil
+		}
+		if !isPreconditionFailed(err) {
+			return "", s.storageError(err, "write index object")
+		}
+		e, etag, err := s.headIndex(ctx, dgst)
+		var broken *brokenIndexError
+		switch {
+		case errdefs.IsNotFound(err):
+			opts = putIfAbsent() // deleted meanwhile
+			continue
+		case err != nil && !errors.As(err, &broken):
+			return "", err
+		}
+		if err == nil && e.size == size {
+			switch n, err := s.dataSize(ctx, e.key); {
+			case err == nil && n == size:
+				return e.id, nil
+			case err != nil && !errdefs.IsNotFound(err):
+				return "", err
+			}
+		}
+		s.log.WarnContext(ctx, "replacing a broken index object", "digest", dgst, "err", err)
+		s.cache.evict(dgst)
+		opts = minio.PutObjectOptions{}
+		opts.SetMatchETag(etag)
+	}
+	return "", errdefs.Unavailable("write index object: it changed %d times while this commit tried to install it", maxIndexAttempts)
+}
+
+// finishCommit removes upload id's tails and marker after its index was
+// written, and first its own data object if the index names another
+// upload's (deduplication). Failures are logged: the marker then stays,
+// and the sweep finishes the work.
+func (s *Store) finishCommit(ctx context.Context, id string, duplicate bool) {
+	ctx, cancel := cleanupContext(ctx)
+	defer cancel()
+	var keys []string
+	if duplicate {
+		keys = append(keys, s.keys.data(id))
+	}
+	objs, err := s.listKeys(ctx, s.keys.upload(id))
+	if err == nil {
+		for _, oi := range objs {
+			if oi.Key != s.keys.marker(id) {
+				keys = append(keys, oi.Key)
+			}
+		}
+		keys = append(keys, s.keys.marker(id))
+		err = s.removeKeys(ctx, keys)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "committed upload left objects behind; the upload sweep removes them", "upload", id, "err", err)
+	}
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
