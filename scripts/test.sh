@@ -39,6 +39,13 @@ go_tool oras oras.land/oras/cmd/oras@v1.3.6
 go_tool regctl github.com/regclient/regclient/cmd/regctl@v0.11.7
 go_tool staticcheck honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
+# --- S3-compatible server for the S3 blob driver's tests (internal/s3test) ---
+# versitygw (Apache-2.0) with its posix backend: internal/s3test starts it on
+# 127.0.0.1 once per test binary. The first build takes about three minutes;
+# the binary is cached in .tools/bin afterwards.
+go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
+# --- end S3 ---
+
 apt_pkgs=()
 command -v skopeo >/dev/null || apt_pkgs+=(skopeo)
 if ((${#apt_pkgs[@]})); then

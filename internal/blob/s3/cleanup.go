@@ -83,26 +83,32 @@ func (s *Store) abort(ctx context.Context, id, knownMPU string) error {
 }
 
 // removeUnreferencedData deletes data/<id> unless the index of the digest
-// recorded in upload id's marker names it. An empty marker means no commit
-// began, so no index can name the data object.
+// its commit was for names it. That digest is in upload id's marker (a
+// multipart commit, a second commit attempt, a delete), or else in the
+// data object's metadata (a single-PUT commit); with neither, no commit
+// got as far as an index.
 func (s *Store) removeUnreferencedData(ctx context.Context, id string) error {
-	body, _, _, err := s.core.GetObject(ctx, s.cfg.Bucket, s.keys.marker(id), minio.GetObjectOptions{})
-	if isMissing(err) {
-		return nil // removed meanwhile
-	}
-	if err != nil {
-		return s.storageError(err, "read upload marker")
-	}
-	content, err := io.ReadAll(io.LimitReader(body, maxMarkerSize))
-	body.Close()
-	if err != nil {
-		return s.storageError(err, "read upload marker")
-	}
 	dataKey := s.keys.data(id)
-	if len(content) > 0 {
-		dgst := digest.Digest(content)
+	recorded, found, err := s.markerDigest(ctx, id)
+	if err != nil || !found {
+		// Without the marker the upload ended meanwhile (a commit that
+		// just finished): its data object is not ours to judge.
+		return err
+	}
+	if recorded == "" {
+		oi, err := s.core.StatObject(ctx, s.cfg.Bucket, dataKey, minio.StatObjectOptions{})
+		if isMissing(err) {
+			return nil
+		}
+		if err != nil {
+			return s.storageError(err, "stat data object")
+		}
+		recorded = oi.Metadata.Get("X-Amz-Meta-" + metaDigest)
+	}
+	if recorded != "" {
+		dgst := digest.Digest(recorded)
 		if validateDigest(dgst) != nil {
-			s.log.WarnContext(ctx, "upload marker holds no digest; keeping its data object", "upload", id)
+			s.log.WarnContext(ctx, "upload records no valid digest; keeping its data object", "upload", id)
 			return nil
 		}
 		e, _, err := s.headIndex(ctx, dgst)
@@ -115,6 +121,24 @@ func (s *Store) removeUnreferencedData(ctx context.Context, id string) error {
 		}
 	}
 	return s.removeData(ctx, dataKey)
+}
+
+// markerDigest returns what upload id's marker records ("" if nothing)
+// and whether the marker exists.
+func (s *Store) markerDigest(ctx context.Context, id string) (string, bool, error) {
+	body, _, _, err := s.core.GetObject(ctx, s.cfg.Bucket, s.keys.marker(id), minio.GetObjectOptions{})
+	if isMissing(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, s.storageError(err, "read upload marker")
+	}
+	defer body.Close()
+	content, err := io.ReadAll(io.LimitReader(body, maxMarkerSize))
+	if err != nil {
+		return "", false, s.storageError(err, "read upload marker")
+	}
+	return string(content), true, nil
 }
 
 // multipartUploads lists the ids of the multipart uploads writing key.

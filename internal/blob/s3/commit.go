@@ -17,14 +17,15 @@ import (
 const maxIndexAttempts = 3
 
 // Commit checks the upload against expected and size, then makes it
-// readable under expected without copying it: it records expected in the
-// marker, completes the multipart upload into data/<id> (or PUTs the
-// buffer there when the upload never needed a part), verifies algorithms
-// other than sha256 by reading data/<id> back, and writes the index
-// object with a conditional write. If the store holds expected already,
-// the first data object stays and this one is deleted. Removing the
-// tails and the marker comes last; a failure there is logged, not
-// returned (the blob is stored, and the sweep finishes the cleanup).
+// readable under expected without copying it: it makes the data object
+// data/<id> (completing the multipart upload, or PUTting the buffer when
+// the upload never needed a part) with expected recorded where a sweep
+// finds it, verifies algorithms other than sha256 by reading data/<id>
+// back, and writes the index object with a conditional write. If the store
+// holds expected already, the first data object stays and this one is
+// deleted. Removing the tails and the marker comes last; a failure there
+// is logged, not returned (the blob is stored, and the sweep finishes the
+// cleanup).
 //
 // A mismatch is an ErrInvalid error and leaves the upload's data for
 // Cancel to remove; so is a part rewritten by a request from another
@@ -50,9 +51,8 @@ func (w *writer) Commit(ctx context.Context, expected digest.Digest, size int64)
 	if err := w.materialize(ctx, expected); err != nil {
 		return blob.Info{}, err
 	}
-	dataKey := w.s.keys.data(w.id)
 	if !decided {
-		if err := w.s.verifyData(ctx, dataKey, expected, w.h.Size()); err != nil {
+		if err := w.s.verifyData(ctx, w.s.keys.data(w.id), expected, w.h.Size()); err != nil {
 			return blob.Info{}, err
 		}
 	}
@@ -60,36 +60,39 @@ func (w *writer) Commit(ctx context.Context, expected digest.Digest, size int64)
 	if err != nil {
 		return blob.Info{}, err
 	}
+	tails := w.tails
 	w.end()
-	w.s.finishCommit(ctx, w.id, winner != w.id)
+	w.s.finishCommit(ctx, w.id, tails, winner != w.id)
 	return blob.Info{Digest: expected, Size: w.h.Size()}, nil
 }
 
-// materialize writes expected into the marker and then makes the data
-// object: it completes the multipart upload with the state's parts (and
-// the buffer as the last part), or PUTs the buffer when there is no
-// multipart upload. A second Commit after a failed verification finds it
-// done.
+// materialize makes the data object and records expected where
+// removeUnreferencedData looks for it, before any index can name the data
+// object: in the data object's metadata when the buffer is PUT in one
+// request, else in the marker, written before the multipart upload is
+// completed. A second Commit (after a failed verification) only records
+// its own digest.
 func (w *writer) materialize(ctx context.Context, expected digest.Digest) error {
-	if w.completed {
-		return nil
-	}
 	s := w.s
-	if err := s.putSmall(ctx, s.keys.marker(w.id), []byte(expected), minio.PutObjectOptions{}); err != nil {
-		return s.storageError(err, "record the digest in the upload marker")
-	}
 	key := s.keys.data(w.id)
-	if w.st.Multipart == "" {
+	switch {
+	case w.completed:
+	case w.st.Multipart == "":
 		// Every byte is in the buffer, so the running sha256 is the
 		// payload hash: the server checks the buffer against it.
-		_, err := s.putSigned(ctx, key, w.buf, w.h.Digest().Encoded(), minio.PutObjectOptions{})
+		opts := minio.PutObjectOptions{UserMetadata: map[string]string{metaDigest: expected.String()}}
+		_, err := s.putSigned(ctx, key, w.buf, w.h.Digest().Encoded(), opts)
 		switch {
 		case errCode(err) == codeSHA256Mismatch:
 			return errdefs.Invalid("the upload's buffered data does not match its hash state")
 		case err != nil:
 			return s.storageError(err, "write data object")
 		}
-	} else {
+		w.recorded = expected
+	default:
+		if err := w.recordDigest(ctx, expected); err != nil {
+			return err
+		}
 		if len(w.buf) > 0 {
 			if err := w.uploadPart(ctx, w.buf); err != nil {
 				return err
@@ -102,6 +105,19 @@ func (w *writer) materialize(ctx context.Context, expected digest.Digest) error 
 	}
 	w.completed = true
 	w.releaseBuffer()
+	return w.recordDigest(ctx, expected)
+}
+
+// recordDigest writes expected into the marker unless it is what a sweep
+// would read already.
+func (w *writer) recordDigest(ctx context.Context, expected digest.Digest) error {
+	if w.recorded == expected {
+		return nil
+	}
+	if err := w.s.putSmall(ctx, w.s.keys.marker(w.id), []byte(expected), minio.PutObjectOptions{}); err != nil {
+		return w.s.storageError(err, "record the digest in the upload marker")
+	}
+	w.recorded = expected
 	return nil
 }
 
@@ -190,26 +206,22 @@ func (s *Store) installIndex(ctx context.Context, dgst digest.Digest, id string,
 
 // finishCommit removes upload id's tails and marker after its index was
 // written, and first its own data object if the index names another
-// upload's (deduplication). Failures are logged: the marker then stays,
+// upload's (deduplication). tails are the tails the writer knew of; any
+// other (written by a stale request meanwhile) stays under uploads/<id>/,
+// where the sweep finds it. Failures are logged: the marker then stays,
 // and the sweep finishes the work.
-func (s *Store) finishCommit(ctx context.Context, id string, duplicate bool) {
+func (s *Store) finishCommit(ctx context.Context, id string, tails []string, duplicate bool) {
 	ctx, cancel := cleanupContext(ctx)
 	defer cancel()
 	var keys []string
 	if duplicate {
 		keys = append(keys, s.keys.data(id))
 	}
-	objs, err := s.listKeys(ctx, s.keys.upload(id))
-	if err == nil {
-		for _, oi := range objs {
-			if oi.Key != s.keys.marker(id) {
-				keys = append(keys, oi.Key)
-			}
-		}
-		keys = append(keys, s.keys.marker(id))
-		err = s.removeKeys(ctx, keys)
+	for _, t := range tails {
+		keys = append(keys, s.keys.tail(id, t))
 	}
-	if err != nil {
+	keys = append(keys, s.keys.marker(id))
+	if err := s.removeKeys(ctx, keys); err != nil {
 		s.log.WarnContext(ctx, "committed upload left objects behind; the upload sweep removes them", "upload", id, "err", err)
 	}
 }

@@ -15,12 +15,13 @@
 //	│   └── sha512/
 //	│       └── 9b71…0e
 //	├── data/                       the bytes of blobs, written once, never copied
-//	│   └── <id>                    target of upload <id>'s multipart upload
-//	│                               (or single PUT for an upload that fits one part)
+//	│   └── <id>                    target of upload <id>'s multipart upload, or
+//	│                               one PUT (metadata berth-digest) if it fits a part
+//	├── .berth-probe/<random>       written and removed by the start-up check
 //	└── uploads/                    uploads in progress
 //	    └── <id>/
-//	        ├── marker              exists while upload <id> may hold data; at
-//	        │                       commit (or delete) it names the digest
+//	        ├── marker              exists while upload <id> may hold data; may
+//	        │                       name the digest being committed (or deleted)
 //	        └── tail-<random>       bytes after the last part, as of a Flush
 //
 // # Why an index
@@ -59,14 +60,17 @@
 // Commit reports as errdefs.ErrInvalid. So what is stored under a digest is
 // always the data the hash describes.
 //
-// Commit checks size and sha256 from the streamed hash, records the digest
-// in the marker, completes the multipart upload (or PUTs the data when it
-// never outgrew one part), verifies other algorithms (sha512) by reading the
-// data object back, writes the index and finally removes the tails and the
-// marker. A crash at any point leaves the marker, which ListUploads reports;
-// AbortUpload then deletes the data object unless the index of the digest
-// in the marker names it. Delete writes the marker too before it removes the
-// index and then the data, so an interrupted delete is swept the same way.
+// Commit checks size and sha256 from the streamed hash, then makes the
+// data object: it completes the multipart upload (after recording the
+// digest in the marker), or PUTs the buffer with the digest in the data
+// object's metadata when the upload never outgrew one part. It verifies
+// other algorithms (sha512) by reading the data object back, writes the
+// index and finally removes the tails and the marker. A crash at any point
+// leaves the marker, which ListUploads reports; AbortUpload then deletes
+// the data object unless the index of the recorded digest names it. Delete
+// records the digest in a marker too before it removes the index and then
+// the data, so an interrupted delete is swept the same way. A small blob
+// costs four requests: marker, data, index, marker removal.
 //
 // Exclusion between writers of one upload is the metadata store's job
 // (saved offsets); within one Store a second writer on an open upload is an

@@ -13,6 +13,7 @@ const (
 	dataDir    = "data"
 	uploadsDir = "uploads"
 	markerName = "marker"
+	probeDir   = ".berth-probe"
 	tailPrefix = "tail-"
 	// maxIDLen keeps keys far below S3's 1024-byte limit.
 	maxIDLen = 128
@@ -59,6 +60,9 @@ func (k keys) dataFromRel(rel string) (key, id string, err error) {
 	}
 	return k.prefix + rel, id, nil
 }
+
+// probe returns .berth-probe/<name>, the object of the start-up check.
+func (k keys) probe(name string) string { return k.prefix + probeDir + "/" + name }
 
 // dataRoot returns the prefix of all data objects.
 func (k keys) dataRoot() string { return k.prefix + dataDir + "/" }

@@ -13,10 +13,14 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Metadata of an index object (sent as x-amz-meta-berth-*).
+// Object metadata (sent as x-amz-meta-berth-*): of an index object, and
+// of a data object.
 const (
 	metaData = "berth-data"
 	metaSize = "berth-size"
+	// metaDigest, on a data object written in one PUT, is the digest its
+	// commit was for (see removeUnreferencedData).
+	metaDigest = "berth-digest"
 	// cleanupTimeout bounds cleanup that runs with a done context.
 	cleanupTimeout = time.Minute
 )

@@ -45,12 +45,32 @@ func TestCrashRecovery(t *testing.T) {
 			mustDo(t, "installIndex", err)
 			return true
 		}},
+		{"multipart index written, marker left", MinPartSize + 5, func(t *testing.T, s *Store, w *writer, dgst digest.Digest) bool {
+			ctx := context.Background()
+			mustDo(t, "materialize", w.materialize(ctx, dgst))
+			_, err := s.installIndex(ctx, dgst, w.id, w.h.Size())
+			mustDo(t, "installIndex", err)
+			return true
+		}},
+		{"second commit: index written, marker left", 1000, func(t *testing.T, s *Store, w *writer, dgst digest.Digest) bool {
+			// A first Commit for another digest wrote the data object
+			// with that digest in its metadata and failed verification.
+			ctx := context.Background()
+			_, err := w.Commit(ctx, digest.SHA512.FromString("other"), -1)
+			if !errdefs.IsInvalid(err) {
+				t.Fatalf("Commit for another digest = %v, want ErrInvalid", err)
+			}
+			mustDo(t, "materialize", w.materialize(ctx, dgst))
+			_, err = s.installIndex(ctx, dgst, w.id, w.h.Size())
+			mustDo(t, "installIndex", err)
+			return true
+		}},
 		{"delete stopped after the index", 1000, func(t *testing.T, s *Store, w *writer, dgst digest.Digest) bool {
 			ctx := context.Background()
 			mustDo(t, "materialize", w.materialize(ctx, dgst))
 			_, err := s.installIndex(ctx, dgst, w.id, w.h.Size())
 			mustDo(t, "installIndex", err)
-			s.finishCommit(ctx, w.id, false)
+			s.finishCommit(ctx, w.id, w.tails, false)
 			// Delete's first two steps.
 			mustDo(t, "mark", s.putSmall(ctx, s.keys.marker(w.id), []byte(dgst), minio.PutObjectOptions{}))
 			key, _ := s.keys.index(dgst)

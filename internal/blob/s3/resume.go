@@ -119,6 +119,9 @@ func (w *writer) resume(ctx context.Context) error {
 	if err := s.removeKeys(ctx, others); err != nil {
 		return err
 	}
+	if w.st.Tail != "" {
+		w.tails = []string{w.st.Tail}
+	}
 	return w.loadTail(ctx)
 }
 

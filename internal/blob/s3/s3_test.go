@@ -99,6 +99,11 @@ func TestConformance(t *testing.T) {
 	blobtest.Run(t, func(t *testing.T) blobtest.Harness { return harness(t) })
 }
 
+// BenchmarkConformance measures the driver as deployed (default part
+// size); BenchmarkRaw measures the server itself for comparison.
 func BenchmarkConformance(b *testing.B) {
-	blobtest.RunBenchmarks(b, func(b *testing.B) blobtest.Harness { return harness(b) })
+	blobtest.RunBenchmarks(b, func(b *testing.B) blobtest.Harness {
+		s, _ := newTestStore(b, Options{})
+		return blobtest.Harness{Store: s, Leftovers: func(t *testing.T) []string { return leftovers(t, s) }}
+	})
 }

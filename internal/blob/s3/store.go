@@ -30,8 +30,8 @@ type Store struct {
 	cache *indexCache
 	// secrets are the credentials that storageError scrubs from messages.
 	secrets []string
-	// bufs holds part buffers of opts.PartSize bytes for reuse.
-	bufs sync.Pool
+	// idle holds up to maxIdleBuffers part buffers for the next writers.
+	idle chan *[]byte
 
 	mu sync.Mutex
 	// open holds the uploads that have an open Writer from this Store.
@@ -98,8 +98,8 @@ func New(ctx context.Context, cfg Config, opts Options) (*Store, error) {
 		cache:   newIndexCache(o.IndexCacheEntries),
 		secrets: secrets,
 		open:    make(map[string]struct{}),
+		idle:    make(chan *[]byte, maxIdleBuffers),
 	}
-	s.bufs.New = s.newPartBuffer
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func credentialsFor(cfg Config, o Options) (*credentials.Credentials, []string) 
 // whether the bucket is missing or the credentials are refused.
 func (s *Store) check(ctx context.Context) error {
 	const what = "open blob store"
-	probe := s.keys.prefix + ".berth-probe/" + randomHex(8)
+	probe := s.keys.probe(randomHex(8))
 	if err := s.putSmall(ctx, probe, nil, putIfAbsent()); err != nil {
 		return s.storageError(err, what)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/minio/minio-go/v7"
+	"github.com/opencontainers/go-digest"
 )
 
 // Buffer sizes: a writer's buffer starts small and grows by doubling up to
@@ -18,9 +19,14 @@ import (
 // does not take a whole part of memory.
 const (
 	smallBufMin = 32 << 10
-	smallBufMax = 1 << 20
+	smallBufMax = 256 << 10
 	// readChunk is the room ReadFrom asks for before each Read.
 	readChunk = 32 << 10
+	// maxIdleBuffers is how many part buffers a Store keeps for reuse
+	// between writers (a PATCH opens one writer each). Unlike a
+	// sync.Pool's, they survive garbage collections, so a long chunked
+	// upload reuses one buffer rather than allocating a part per PATCH.
+	maxIdleBuffers = 2
 )
 
 // part is one uploaded part of a multipart upload.
@@ -73,6 +79,12 @@ type writer struct {
 	// completed records that the data object exists: the multipart upload
 	// was completed (or the buffer PUT) by Commit.
 	completed bool
+	// recorded is the digest a sweep would find for the data object (in
+	// its metadata or the marker), "" before Commit.
+	recorded digest.Digest
+	// tails are the names of the tail objects this writer knows: the
+	// state's when it was resumed and those its Flushes wrote.
+	tails []string
 	// done is set once the writer is committed, closed or cancelled.
 	done    bool
 	release func()
@@ -163,7 +175,8 @@ func (w *writer) writable() error {
 
 // makeRoom makes sure buf has free capacity, at least want bytes of it
 // unless that is more than the rest of a part: it uploads a full buffer
-// as a part, grows a small buffer, or moves to a pooled part buffer.
+// as a part, grows a small buffer (for an upload that may stay small), or
+// moves to a pooled part buffer.
 func (w *writer) makeRoom(want int) error {
 	partSize := int(w.s.opts.PartSize)
 	if len(w.buf) == partSize {
@@ -175,29 +188,39 @@ func (w *writer) makeRoom(want int) error {
 	if free > 0 && (free >= want || cap(w.buf) == partSize) {
 		return nil
 	}
-	if need := len(w.buf) + want; need <= smallBufMax {
+	// An upload with parts is large: skip growing a small buffer.
+	if need := len(w.buf) + want; need <= smallBufMax && w.st.Multipart == "" {
 		nb := make([]byte, len(w.buf), min(max(need, 2*cap(w.buf), smallBufMin), smallBufMax))
 		copy(nb, w.buf)
 		w.buf = nb
 		return nil
 	}
-	bp := w.s.bufs.Get().(*[]byte)
+	bp := w.s.partBuffer()
 	*bp = append((*bp)[:0], w.buf...)
 	w.buf, w.bufp = *bp, bp
 	return nil
 }
 
-// newPartBuffer allocates a part buffer for the pool.
-func (s *Store) newPartBuffer() any {
-	b := make([]byte, 0, s.opts.PartSize)
-	return &b
+// partBuffer returns an idle part buffer, or a new one.
+func (s *Store) partBuffer() *[]byte {
+	select {
+	case bp := <-s.idle:
+		return bp
+	default:
+		b := make([]byte, 0, s.opts.PartSize)
+		return &b
+	}
 }
 
-// releaseBuffer returns a pooled buffer and forgets the buffer.
+// releaseBuffer keeps a part buffer for the next writer (or drops it if
+// enough are idle) and forgets the buffer.
 func (w *writer) releaseBuffer() {
 	if w.bufp != nil {
 		*w.bufp = (*w.bufp)[:0]
-		w.s.bufs.Put(w.bufp)
+		select {
+		case w.s.idle <- w.bufp:
+		default:
+		}
 	}
 	w.buf, w.bufp = nil, nil
 }
@@ -268,6 +291,7 @@ func (w *writer) Flush(ctx context.Context) error {
 		return w.s.storageError(err, "flush upload %s: write tail", w.id)
 	}
 	w.st.Tail, w.st.TailSize, w.st.TailETag = name, int64(len(w.buf)), etag
+	w.tails = append(w.tails, name)
 	w.dirty = false
 	return nil
 }
