@@ -179,29 +179,50 @@ func (s *Store) installIndex(ctx context.Context, dgst digest.Digest, id string,
 		if !isPreconditionFailed(err) {
 			return "", s.storageError(err, "write index object")
 		}
-		e, etag, err := s.headIndex(ctx, dgst)
-		var broken *brokenIndexError
+		winner, etag, problem, err := s.existingIndex(ctx, dgst, size)
 		switch {
-		case errdefs.IsNotFound(err):
+		case err != nil:
+			return "", err
+		case winner != "":
+			return winner, nil
+		case etag == "":
 			opts = putIfAbsent() // deleted meanwhile
 			continue
-		case err != nil && !errors.As(err, &broken):
-			return "", err
 		}
-		if err == nil && e.size == size {
-			switch n, err := s.dataSize(ctx, e.key); {
-			case err == nil && n == size:
-				return e.id, nil
-			case err != nil && !errdefs.IsNotFound(err):
-				return "", err
-			}
-		}
-		s.log.WarnContext(ctx, "replacing a broken index object", "digest", dgst, "err", err)
+		s.log.WarnContext(ctx, "replacing a broken index object", "digest", dgst, "problem", problem)
 		s.cache.evict(dgst)
 		opts = minio.PutObjectOptions{}
 		opts.SetMatchETag(etag)
 	}
 	return "", errdefs.Unavailable("write index object: it changed %d times while this commit tried to install it", maxIndexAttempts)
+}
+
+// existingIndex inspects the index of dgst that a conditional write found.
+// It returns the upload id it names if that data object is intact and of
+// size bytes; else, if the index exists, its ETag and what is wrong with
+// it; neither if it was deleted meanwhile.
+func (s *Store) existingIndex(ctx context.Context, dgst digest.Digest, size int64) (winner, etag, problem string, err error) {
+	e, etag, err := s.headIndex(ctx, dgst)
+	var broken *brokenIndexError
+	switch {
+	case errdefs.IsNotFound(err):
+		return "", "", "", nil
+	case errors.As(err, &broken):
+		return "", etag, err.Error(), nil
+	case err != nil:
+		return "", "", "", err
+	case e.size != size:
+		return "", etag, fmt.Sprintf("it says %d bytes, the content has %d", e.size, size), nil
+	}
+	switch n, err := s.dataSize(ctx, e.key); {
+	case errdefs.IsNotFound(err):
+		return "", etag, "its data object " + e.key + " is missing", nil
+	case err != nil:
+		return "", "", "", err
+	case n != size:
+		return "", etag, fmt.Sprintf("its data object %s holds %d bytes, the content has %d", e.key, n, size), nil
+	}
+	return e.id, etag, "", nil
 }
 
 // finishCommit removes upload id's tails and marker after its index was

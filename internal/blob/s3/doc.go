@@ -73,8 +73,22 @@
 // costs four requests: marker, data, index, marker removal.
 //
 // Exclusion between writers of one upload is the metadata store's job
-// (saved offsets); within one Store a second writer on an open upload is an
-// errdefs.ErrConflict.
+// (saved offsets); within one Store, ResumeWriter of an upload with an open
+// writer is an errdefs.ErrConflict.
+//
+// Over plain http every payload is sent with its sha256 as the signed
+// payload hash, so the server refuses corrupted bytes (the buffer PUT at
+// Commit reuses the blob's own digest); over https, TLS protects it and
+// parts go unsigned. Whether the server copies parts when it completes a
+// multipart upload is its own business (AWS S3 does not; versitygw's posix
+// backend assembles them with copy_file_range); Berth never copies.
+//
+// # Redirects
+//
+// With Options.Redirect, RedirectURL presigns GET and HEAD URLs of the data
+// object (blob.Redirector), so clients download from the bucket directly.
+// It is off by default: the endpoint in the URL must be reachable by every
+// client, not only by Berth.
 //
 // # Credentials
 //

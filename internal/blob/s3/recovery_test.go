@@ -193,3 +193,32 @@ func TestIndexCacheBound(t *testing.T) {
 		t.Error("a disabled cache returned an entry")
 	}
 }
+
+// TestBrokenIndex: a commit that finds an index naming a missing data
+// object, or not written by this driver, replaces it rather than
+// deduplicating against it, and the content is readable afterwards.
+func TestBrokenIndex(t *testing.T) {
+	tests := []struct {
+		name string
+		meta map[string]string
+	}{
+		{"data object missing", map[string]string{metaData: "data/" + "gone-upload", metaSize: "5000"}},
+		{"wrong size", map[string]string{metaData: "data/" + "gone-upload", metaSize: "7"}},
+		{"foreign metadata", map[string]string{metaData: "../elsewhere", metaSize: "x"}},
+		{"no metadata", nil},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			s, _ := newTestStore(t, Options{})
+			data := randomData(5000, uint64(70+i))
+			dgst := digest.FromBytes(data)
+			key, _ := s.keys.index(dgst)
+			mustDo(t, "plant index", s.putSmall(ctx, key, nil, minio.PutObjectOptions{UserMetadata: tc.meta}))
+			_, id := storeBlob(t, s, data, 1000)
+			checkIndex(t, s, dgst, id, int64(len(data)))
+			checkContent(t, s, dgst, data)
+		})
+	}
+}
