@@ -56,10 +56,14 @@ type Queue struct {
 // NewSQLite returns a Queue on the SQLite database db, migrating River's
 // tables into it. db should allow one connection (SQLite has one writer).
 func NewSQLite(ctx context.Context, db *sql.DB, tasks []Periodic, opts Options) (*Queue, error) {
-	return newQueue(ctx, riversqlite.New(db), tasks, opts)
+	return newQueue(ctx, riversqlite.New(db), tasks, opts, nil)
 }
 
-func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], tasks []Periodic, opts Options) (*Queue, error) {
+// migrateFunc applies River's pending migrations with m; nil means
+// m.Migrate up.
+type migrateFunc[TTx any] func(ctx context.Context, m *rivermigrate.Migrator[TTx]) error
+
+func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], tasks []Periodic, opts Options, migrate migrateFunc[TTx]) (*Queue, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -69,7 +73,13 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], task
 	if err != nil {
 		return nil, fmt.Errorf("job queue migrations: %w", err)
 	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+	if migrate == nil {
+		migrate = func(ctx context.Context, m *rivermigrate.Migrator[TTx]) error {
+			_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+			return err
+		}
+	}
+	if err := migrate(ctx, migrator); err != nil {
 		return nil, fmt.Errorf("migrate job queue tables: %w", err)
 	}
 	w := &periodicWorker{tasks: make(map[string]Periodic, len(tasks))}
