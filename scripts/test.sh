@@ -48,6 +48,13 @@ go_tool versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
 apt_pkgs=()
 command -v skopeo >/dev/null || apt_pkgs+=(skopeo)
+# --- PostgreSQL for the scale-out metadata backend and job queue (internal/pgtest) ---
+# Debian's server binaries (initdb, postgres in /usr/lib/postgresql/<ver>/bin);
+# internal/pgtest starts its own cluster on 127.0.0.1 once per test binary, as
+# the postgres user when run as root. Set BERTHTEST_POSTGRES_URL to use an
+# existing server instead.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
+# --- end PostgreSQL ---
 if ((${#apt_pkgs[@]})); then
   step "apt-get install ${apt_pkgs[*]}"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
