@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -18,6 +19,69 @@ import (
 // move is one PutTag that changed the tag, as its caller saw it.
 type move struct{ Previous, Digest digest.Digest }
 
+// raceLog collects what the racing goroutines saw.
+type raceLog struct {
+	mu       sync.Mutex
+	moves    []move           // PutTag calls that changed the tag
+	repoIDs  map[string]int64 // the id each repository name got
+	uploadOK int              // UpdateUpload calls that won
+	failures []error
+}
+
+func (l *raceLog) locked(fn func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fn()
+}
+
+// racer is one goroutine of TestReplicasRace, on one replica's store.
+type racer struct {
+	s    *Store
+	repo int64
+	m    []digest.Digest
+	rng  *rand.Rand
+	log  *raceLog
+}
+
+// round moves the hot tag (created by whichever goroutine wins), ensures a
+// repository that others ensure too, and advances the shared upload by one
+// byte from the offset it read.
+func (r *racer) round(ctx context.Context, i int) error {
+	d := r.m[r.rng.IntN(len(r.m))]
+	prev, err := r.s.PutTag(ctx, r.repo, "hot", d)
+	if err != nil {
+		return fmt.Errorf("PutTag: %w", err)
+	}
+	if prev != d {
+		r.log.locked(func() { r.log.moves = append(r.log.moves, move{prev, d}) })
+	}
+	name := fmt.Sprintf("race/%d", i%5)
+	repo, err := r.s.EnsureRepository(ctx, name)
+	if err != nil {
+		return fmt.Errorf("EnsureRepository: %w", err)
+	}
+	r.log.locked(func() {
+		if id, ok := r.log.repoIDs[name]; ok && id != repo.ID {
+			r.log.failures = append(r.log.failures, fmt.Errorf("repository %s has ids %d and %d", name, id, repo.ID))
+		}
+		r.log.repoIDs[name] = repo.ID
+	})
+	u, err := r.s.GetUpload(ctx, "shared")
+	if err != nil {
+		return fmt.Errorf("GetUpload: %w", err)
+	}
+	next := *u
+	next.Offset++
+	next.State = fmt.Appendf(nil, "state at %d", next.Offset)
+	switch err := r.s.UpdateUpload(ctx, &next, u.Offset); {
+	case err == nil:
+		r.log.locked(func() { r.log.uploadOK++ })
+	case !errdefs.IsConflict(err):
+		return fmt.Errorf("UpdateUpload: %w", err)
+	}
+	return nil
+}
+
 // TestReplicasRace runs two stores on one database, each with its own pool
 // as two replicas would have, and many goroutines on each writing the same
 // rows at once. Every answer must stay consistent with what the database
@@ -27,79 +91,44 @@ func TestReplicasRace(t *testing.T) {
 	a, b, repo, m := replicas(t, 4)
 	ctx := t.Context()
 	mustCreate(t, a, &meta.Upload{ID: "shared", RepositoryID: repo, ExpiresAt: time.Now().Add(time.Hour)})
-
-	var (
-		mu       sync.Mutex
-		moves    []move // PutTag calls that changed the tag
-		repoIDs  = map[string]int64{}
-		uploadOK int // UpdateUpload calls that won
-		failures []error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		failures = append(failures, err)
-		mu.Unlock()
-	}
+	log := &raceLog{repoIDs: map[string]int64{}}
 	var wg sync.WaitGroup
 	for w := range 2 * workers {
-		s := []*Store{a, b}[w%2]
-		rng := rand.New(rand.NewPCG(uint64(w), 1))
+		r := &racer{s: []*Store{a, b}[w%2], repo: repo, m: m, rng: rand.New(rand.NewPCG(uint64(w), 1)), log: log}
 		wg.Go(func() {
 			for i := range rounds {
-				// Move the one hot tag (created by whichever goroutine wins).
-				d := m[rng.IntN(len(m))]
-				prev, err := s.PutTag(ctx, repo, "hot", d)
-				if err != nil {
-					fail(fmt.Errorf("PutTag: %w", err))
-					return
-				}
-				if prev != d {
-					mu.Lock()
-					moves = append(moves, move{prev, d})
-					mu.Unlock()
-				}
-				// Create the same repositories from both replicas.
-				name := fmt.Sprintf("race/%d", i%5)
-				r, err := s.EnsureRepository(ctx, name)
-				if err != nil {
-					fail(fmt.Errorf("EnsureRepository: %w", err))
-					return
-				}
-				mu.Lock()
-				if id, ok := repoIDs[name]; ok && id != r.ID {
-					failures = append(failures, fmt.Errorf("repository %s has ids %d and %d", name, id, r.ID))
-				}
-				repoIDs[name] = r.ID
-				mu.Unlock()
-				// Advance the shared upload by one byte from the offset read.
-				u, err := s.GetUpload(ctx, "shared")
-				if err != nil {
-					fail(fmt.Errorf("GetUpload: %w", err))
-					return
-				}
-				next := *u
-				next.Offset++
-				next.State = fmt.Appendf(nil, "state at %d", next.Offset)
-				switch err := s.UpdateUpload(ctx, &next, u.Offset); {
-				case err == nil:
-					mu.Lock()
-					uploadOK++
-					mu.Unlock()
-				case !errdefs.IsConflict(err):
-					fail(fmt.Errorf("UpdateUpload: %w", err))
+				if err := r.round(ctx, i); err != nil {
+					log.locked(func() { log.failures = append(log.failures, err) })
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	for _, err := range failures {
+	for _, err := range log.failures {
 		t.Error(err)
 	}
+	checkHistory(t, b, repo, log.moves)
 
-	// The history holds exactly the moves the callers saw, each once, and
-	// is one chain: every event's previous digest is the one before it.
-	hist, err := a.TagHistory(ctx, repo, "hot", 0)
+	// No update of the upload was lost or applied twice.
+	u, err := b.GetUpload(ctx, "shared")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Offset != int64(log.uploadOK) || string(u.State) != fmt.Sprintf("state at %d", log.uploadOK) {
+		t.Errorf("upload at offset %d (%q) after %d successful updates", u.Offset, u.State, log.uploadOK)
+	}
+	if log.uploadOK == 0 {
+		t.Error("no UpdateUpload succeeded")
+	}
+}
+
+// checkHistory checks that the history of the hot tag holds exactly the
+// moves the callers saw, each once, as one chain (every event's previous
+// digest is the one before it), ending at the tag's digest.
+func checkHistory(t *testing.T, s *Store, repo int64, moves []move) {
+	t.Helper()
+	hist, err := s.TagHistory(t.Context(), repo, "hot", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,21 +154,9 @@ func TestReplicasRace(t *testing.T) {
 	if d := cmp.Diff(moves, recorded); d != "" {
 		t.Errorf("moves the callers saw vs. the history (-callers +history):\n%s", d)
 	}
-	tag, err := b.GetTag(ctx, repo, "hot")
+	tag, err := s.GetTag(t.Context(), repo, "hot")
 	if err != nil || len(hist) == 0 || tag.Digest != hist[0].Digest {
 		t.Errorf("GetTag = %+v, %v; want the newest history digest", tag, err)
-	}
-
-	// No update of the upload was lost or applied twice.
-	u, err := b.GetUpload(ctx, "shared")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.Offset != int64(uploadOK) || string(u.State) != fmt.Sprintf("state at %d", uploadOK) {
-		t.Errorf("upload at offset %d (%q) after %d successful updates", u.Offset, u.State, uploadOK)
-	}
-	if uploadOK == 0 {
-		t.Error("no UpdateUpload succeeded")
 	}
 }
 
