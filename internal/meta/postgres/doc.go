@@ -36,6 +36,17 @@
 // WithTx retries fn when PostgreSQL aborts the transaction over a deadlock
 // or serialization failure, as the meta.Store contract allows.
 //
+// # Errors inside a transaction
+//
+// PostgreSQL aborts a transaction at its first failed statement, so fn must
+// stop at the first failed primitive. Most "expected" answers are not
+// failed statements and leave the transaction usable: ErrNotFound from a
+// lookup or from a delete or update that matched no row, ErrAlreadyExists
+// from CreateUpload, ErrConflict from UpdateUpload. The answers that come
+// from a failed foreign key check do abort it: ErrNotFound from LinkBlob,
+// PutTag, PutManifest and CreateUpload (a missing blob, manifest or
+// repository) and ErrConflict from DeleteManifest (still tagged).
+//
 // # Change feed
 //
 // The Store is a meta.ChangeFeed: PutTag, DeleteTag and DeleteManifest send

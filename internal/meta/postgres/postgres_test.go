@@ -308,6 +308,13 @@ func TestConnectErrors(t *testing.T) {
 				"Open":          func() error { _, err := Open(t.Context(), tc.url, Options{Logger: quiet}); return err },
 				"Migrate":       func() error { return Migrate(t.Context(), tc.url, Options{Logger: quiet}) },
 				"SchemaVersion": func() error { _, _, err := SchemaVersion(t.Context(), tc.url, Options{Logger: quiet}); return err },
+				"OpenJobsPool": func() error {
+					pool, err := OpenJobsPool(t.Context(), tc.url, Options{Logger: quiet})
+					if err == nil {
+						pool.Close()
+					}
+					return err
+				},
 			} {
 				err := open()
 				if !errors.Is(err, tc.class) {
@@ -324,6 +331,22 @@ func TestConnectErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestOpenJobsPool(t *testing.T) {
+	url := pgtest.NewDatabase(t) // the queue needs no metadata schema
+	pool, err := OpenJobsPool(t.Context(), url, Options{MaxConns: 7, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var app string
+	if err := pool.QueryRow(t.Context(), `SHOW application_name`).Scan(&app); err != nil {
+		t.Fatal(err)
+	}
+	if app != "berth" || pool.Config().MaxConns != 7 {
+		t.Errorf("pool: application_name %q, %d connections; want berth, 7", app, pool.Config().MaxConns)
 	}
 }
 
