@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -67,7 +68,8 @@ func isExecutable(path string) bool {
 // startServer initialises a cluster in a new temporary directory and starts
 // it on a free port of 127.0.0.1.
 func startServer(ctx context.Context, bin string) (_ *server, err error) {
-	dir, err := os.MkdirTemp("", "berth-pgtest-")
+	sweepStale()
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +98,27 @@ func startServer(ctx context.Context, bin string) (_ *server, err error) {
 		err = s.run(ctx, bin)
 		if err == nil || attempt == 4 || ctx.Err() != nil {
 			return s, err
+		}
+	}
+}
+
+// dirPrefix starts the name of every server directory in os.TempDir.
+const dirPrefix = "berth-pgtest-"
+
+// sweepStale removes the directories of servers whose test binary died
+// without stopping them (a test timeout or a panic exits at once; the
+// server itself got SIGQUIT). A running server has a postmaster.pid; a
+// directory without one that nothing touched for ten minutes is not
+// being set up either.
+func sweepStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < 10*time.Minute {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(d, "data", "postmaster.pid")); errors.Is(err, fs.ErrNotExist) {
+			_ = os.RemoveAll(d)
 		}
 	}
 }
