@@ -302,8 +302,16 @@ func TestConnectErrors(t *testing.T) {
 			[]string{"no_such_db"}},
 		{"malformed URL", "postgres://berth:" + secret + "@127.0.0.1:notaport/registry", errdefs.ErrInvalid, nil},
 	}
+	trustsEveryone := false
+	if conn, err := pgx.Connect(t.Context(), withCredentials(t, good, role, secret)); err == nil {
+		trustsEveryone = true // possible on a server given by BERTHTEST_POSTGRES_URL
+		_ = conn.Close(t.Context())
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "wrong password" && trustsEveryone {
+				t.Skip("the server does not check passwords")
+			}
 			for name, open := range map[string]func() error{
 				"Open":          func() error { _, err := Open(t.Context(), tc.url, Options{Logger: quiet}); return err },
 				"Migrate":       func() error { return Migrate(t.Context(), tc.url, Options{Logger: quiet}) },
