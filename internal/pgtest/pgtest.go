@@ -155,6 +155,9 @@ func start() (_ *instance, skip string, _ error) {
 		}
 		in.proc, in.baseURL = p, p.url()
 	}
+	if err := checkURL(in.baseURL); err != nil {
+		return nil, "", err
+	}
 	admin, err := pgxpool.New(ctx, in.baseURL)
 	if err == nil {
 		err = admin.Ping(ctx)
@@ -218,7 +221,7 @@ func NewDatabase(tb testing.TB) string {
 
 // NewDatabaseFrom creates a database copied from template (a name returned
 // by Template, or template0) and returns its URL. The database is dropped
-// when the test ends.
+// as NewDatabase's is.
 func NewDatabaseFrom(tb testing.TB, template string) string {
 	tb.Helper()
 	in := startInstance(tb)
@@ -237,7 +240,7 @@ func NewDatabaseFrom(tb testing.TB, template string) string {
 			}
 		}()
 	})
-	return in.databaseURL(tb, name)
+	return in.databaseURL(name)
 }
 
 // template is one database built by Template.
@@ -263,14 +266,14 @@ func Template(tb testing.TB, key string, setup func(ctx context.Context, url str
 		templates[key] = tpl
 	}
 	mu.Unlock()
-	tpl.once.Do(func() { tpl.name, tpl.err = in.buildTemplate(tb, setup) })
+	tpl.once.Do(func() { tpl.name, tpl.err = in.buildTemplate(setup) })
 	if tpl.err != nil {
 		tb.Fatalf("pgtest: template %q: %v", key, tpl.err)
 	}
 	return tpl.name
 }
 
-func (in *instance) buildTemplate(tb testing.TB, setup func(ctx context.Context, url string) error) (string, error) {
+func (in *instance) buildTemplate(setup func(ctx context.Context, url string) error) (string, error) {
 	name := fmt.Sprintf("berth_%d_tpl_%d", os.Getpid(), dbSeq.Add(1))
 	if err := in.create(name, "template0"); err != nil {
 		return "", err
@@ -280,7 +283,7 @@ func (in *instance) buildTemplate(tb testing.TB, setup func(ctx context.Context,
 	mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
-	if err := setup(ctx, in.databaseURL(tb, name)); err != nil {
+	if err := setup(ctx, in.databaseURL(name)); err != nil {
 		return "", fmt.Errorf("set up: %w", err)
 	}
 	ident := pgx.Identifier{name}.Sanitize()
@@ -364,13 +367,19 @@ func (in *instance) drop(name string, isTemplate bool) error {
 }
 
 // databaseURL is the base URL with its database replaced by name.
-func (in *instance) databaseURL(tb testing.TB, name string) string {
-	tb.Helper()
-	u, err := url.Parse(in.baseURL)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		tb.Fatalf("pgtest: %s must be a postgres:// URL", URLEnv)
-	}
+func (in *instance) databaseURL(name string) string {
+	u, _ := url.Parse(in.baseURL) // checked by start
 	u.Path = "/" + name
 	u.RawPath = ""
 	return u.String()
+}
+
+// checkURL accepts only postgres:// URLs, whose database can be replaced.
+// It does not quote the URL, which may hold a password.
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return fmt.Errorf("%s must be a postgres:// URL", URLEnv)
+	}
+	return nil
 }
