@@ -77,8 +77,7 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	dbPath, _ := cfg.MetadataPath()
-	blobDir, _ := cfg.StoragePath()
+	dbPath, blobDir := cfg.Locations()
 	return srv.Run(ctx, func(addr net.Addr) {
 		scheme := "http"
 		if cfg.TLS.Enabled() {

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,11 +37,20 @@ type Config struct {
 	// $XDG_DATA_HOME/berth (~/.local/share/berth).
 	DataDir string `koanf:"data_dir" yaml:"data_dir"`
 	// Metadata is the metadata database URL. Empty means the embedded SQLite
-	// file <data_dir>/berth.db. Forms: sqlite:///abs/path.db.
+	// file <data_dir>/berth.db. Forms: sqlite:///abs/path.db,
+	// postgres://user:password@host:5432/db?sslmode=disable.
 	Metadata string `koanf:"metadata" yaml:"metadata"`
 	// Storage is the blob store URL. Empty means the directory
-	// <data_dir>/storage. Forms: file:///abs/dir.
+	// <data_dir>/storage. Forms: file:///abs/dir,
+	// s3://bucket[/prefix]?endpoint=https://host&region=r&path-style=true.
 	Storage string `koanf:"storage" yaml:"storage"`
+	// Migrate runs the metadata database's schema migrations at start.
+	// Default true; turn it off when `berth migrate` runs as its own step.
+	Migrate bool `koanf:"migrate" yaml:"migrate"`
+	// Postgres tunes the PostgreSQL metadata backend.
+	Postgres Postgres `koanf:"postgres" yaml:"postgres"`
+	// S3 tunes the S3 blob store.
+	S3 S3 `koanf:"s3" yaml:"s3"`
 	// Log configures logging.
 	Log Log `koanf:"log" yaml:"log"`
 	// TLS enables HTTPS when both files are set.
@@ -56,6 +66,29 @@ type Config struct {
 	// DebugAddr, when set, serves Go's pprof profiles on this separate
 	// address (keep it on loopback). Default empty: off.
 	DebugAddr string `koanf:"debug_addr" yaml:"debug_addr"`
+}
+
+// Postgres tunes the PostgreSQL metadata backend.
+type Postgres struct {
+	// MaxConns is the connection pool size of each replica (the job queue
+	// has its own small pool). Zero means the URL's pool_max_conns, else
+	// max(4, CPUs).
+	MaxConns int32 `koanf:"max_conns" yaml:"max_conns"`
+}
+
+// S3 tunes the S3-compatible blob store. Credentials come from the usual
+// AWS environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN), the shared credentials file or an instance role.
+type S3 struct {
+	// PartSize is the multipart part size; every open upload holds up to one
+	// part in memory. Zero means 16 MiB.
+	PartSize int64 `koanf:"part_size" yaml:"part_size"`
+	// Redirect sends blob GETs to presigned bucket URLs instead of streaming
+	// them through Berth. The bucket endpoint must be reachable by clients.
+	// Default false.
+	Redirect bool `koanf:"redirect" yaml:"redirect"`
+	// RedirectExpiry is how long a presigned URL is valid. Zero means 20m.
+	RedirectExpiry time.Duration `koanf:"redirect_expiry" yaml:"redirect_expiry"`
 }
 
 // Log configures log/slog output.
@@ -128,6 +161,7 @@ type Metrics struct {
 func Default() Config {
 	return Config{
 		Version: CurrentVersion,
+		Migrate: true,
 		Addr:    "127.0.0.1:5000",
 		DataDir: DefaultDataDir(),
 		Log:     Log{Level: "info", Format: "text"},
@@ -164,28 +198,97 @@ func DefaultDataDir() string {
 	return "berth-data"
 }
 
+// The metadata and storage backends.
+const (
+	BackendSQLite     = "sqlite"
+	BackendPostgres   = "postgres"
+	BackendFilesystem = "filesystem"
+	BackendS3         = "s3"
+)
+
+// MetadataBackend returns which metadata backend Metadata names
+// (BackendSQLite or BackendPostgres).
+func (c *Config) MetadataBackend() (string, error) {
+	switch {
+	case c.Metadata == "" || strings.HasPrefix(c.Metadata, "sqlite://"):
+		return BackendSQLite, nil
+	case strings.HasPrefix(c.Metadata, "postgres://") || strings.HasPrefix(c.Metadata, "postgresql://"):
+		return BackendPostgres, nil
+	}
+	return "", fmt.Errorf("metadata: %q is not a sqlite:// or postgres:// URL", Redact(c.Metadata))
+}
+
 // MetadataPath returns the SQLite file used when Metadata is empty or a
 // sqlite: URL.
 func (c *Config) MetadataPath() (string, error) {
-	switch {
+	switch b, err := c.MetadataBackend(); {
+	case err != nil:
+		return "", err
+	case b != BackendSQLite:
+		return "", fmt.Errorf("metadata: %s is not a SQLite database", Redact(c.Metadata))
 	case c.Metadata == "":
 		return filepath.Join(c.DataDir, "berth.db"), nil
-	case strings.HasPrefix(c.Metadata, "sqlite://"):
-		return strings.TrimPrefix(c.Metadata, "sqlite://"), nil
 	}
-	return "", fmt.Errorf("metadata %q: only sqlite:// URLs are supported by this build", c.Metadata)
+	return strings.TrimPrefix(c.Metadata, "sqlite://"), nil
+}
+
+// StorageBackend returns which blob store Storage names
+// (BackendFilesystem or BackendS3).
+func (c *Config) StorageBackend() (string, error) {
+	switch {
+	case c.Storage == "" || strings.HasPrefix(c.Storage, "file://"):
+		return BackendFilesystem, nil
+	case strings.HasPrefix(c.Storage, "s3://"):
+		return BackendS3, nil
+	}
+	return "", fmt.Errorf("storage: %q is not a file:// or s3:// URL", Redact(c.Storage))
 }
 
 // StoragePath returns the blob directory used when Storage is empty or a
 // file: URL.
 func (c *Config) StoragePath() (string, error) {
-	switch {
+	switch b, err := c.StorageBackend(); {
+	case err != nil:
+		return "", err
+	case b != BackendFilesystem:
+		return "", fmt.Errorf("storage: %s is not a directory", Redact(c.Storage))
 	case c.Storage == "":
 		return filepath.Join(c.DataDir, "storage"), nil
-	case strings.HasPrefix(c.Storage, "file://"):
-		return strings.TrimPrefix(c.Storage, "file://"), nil
 	}
-	return "", fmt.Errorf("storage %q: only file:// URLs are supported by this build", c.Storage)
+	return strings.TrimPrefix(c.Storage, "file://"), nil
+}
+
+// Locations returns where metadata and blobs live, for people to read:
+// file paths for the embedded backends, redacted URLs otherwise.
+func (c *Config) Locations() (metadata, storage string) {
+	if p, err := c.MetadataPath(); err == nil {
+		metadata = p
+	} else {
+		metadata = Redact(c.Metadata)
+	}
+	if p, err := c.StoragePath(); err == nil {
+		storage = p
+	} else {
+		storage = Redact(c.Storage)
+	}
+	return metadata, storage
+}
+
+// Redact returns rawURL without its password or secret query parameters,
+// for logs and messages.
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	q := u.Query()
+	for _, k := range []string{"secret-key", "secret_key", "password", "session-token"} {
+		if q.Has(k) {
+			q.Set(k, "xxxxx")
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.Redacted()
 }
 
 // Validate reports every problem in c at once.
@@ -206,11 +309,17 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir: must be set")
 	}
-	if _, err := c.MetadataPath(); err != nil {
+	if _, err := c.MetadataBackend(); err != nil {
 		bad("%v", err)
 	}
-	if _, err := c.StoragePath(); err != nil {
+	if _, err := c.StorageBackend(); err != nil {
 		bad("%v", err)
+	}
+	if c.Postgres.MaxConns < 0 {
+		bad("postgres.max_conns: must be 0 (default) or positive")
+	}
+	if c.S3.PartSize < 0 || c.S3.RedirectExpiry < 0 {
+		bad("s3: part_size and redirect_expiry must be 0 (default) or positive")
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

@@ -37,7 +37,7 @@ type Server struct {
 	log     *slog.Logger
 	meta    meta.Store
 	blobs   blob.Store
-	backend *backend
+	backend *Backend
 	svc     *registry.Service
 	queue   *jobs.Queue
 	http    *http.Server
@@ -53,12 +53,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 			s.closeStores()
 		}
 	}()
-	if s.backend, err = openBackend(ctx, cfg, log); err != nil {
+	if s.backend, err = OpenBackend(ctx, cfg, log); err != nil {
 		return nil, err
 	}
-	s.meta, s.blobs = s.backend.meta, s.backend.blobs
+	s.meta, s.blobs = s.backend.Meta, s.backend.Blobs
 	s.svc = newRegistry(cfg, s.meta, s.blobs, log)
-	if s.queue, err = s.backend.newQueue(ctx, s.tasks(), log); err != nil {
+	if s.queue, err = s.backend.NewQueue(ctx, s.tasks(), log); err != nil {
 		return nil, err
 	}
 	s.http = s.newHTTPServer()
