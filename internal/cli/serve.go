@@ -12,23 +12,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// serveFlags maps each serve flag to the setting it overrides.
-var serveFlags = []struct {
-	name, setting, usage string
-}{
-	{"addr", "addr", `address to listen on, HOST:PORT (default "127.0.0.1:5000"; ":5000" for every interface)`},
-	{"data-dir", "data_dir", "directory for the embedded database and blobs (default /var/lib/berth as root, else ~/.local/share/berth)"},
-	{"metadata", "metadata", "metadata database URL (default: SQLite file in the data directory)"},
-	{"storage", "storage", "blob storage URL (default: the data directory)"},
-	{"log-level", "log.level", "log level: debug, info, warn, error"},
-	{"log-format", "log.format", "log format: text or json"},
-	{"tls-cert", "tls.cert_file", "TLS certificate chain (PEM); serves HTTPS with --tls-key"},
-	{"tls-key", "tls.key_file", "TLS private key (PEM)"},
-}
-
 func newServeCommand() *cobra.Command {
-	var cfgFile string
-	values := make([]string, len(serveFlags))
+	var flags *configFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the registry",
@@ -37,29 +22,28 @@ requests and stop.
 
 Settings come from built-in defaults, then the YAML file given with --config
 (or $BERTH_CONFIG), then BERTH_* environment variables (a setting's path with
-dots as underscores, e.g. BERTH_LOG_LEVEL), then these flags.`,
+dots as underscores, e.g. BERTH_LOG_LEVEL), then these flags. Every setting is
+listed in docs/configuration.md.`,
 		Example: `  berth serve
   berth serve --addr 127.0.0.1:5000 --data-dir ./data
+  berth serve --addr :5000 --metadata postgres://berth@db:5432/berth \
+      --storage 's3://registry?endpoint=https://s3.example.com&region=eu-west-1'
   BERTH_LOG_FORMAT=json berth serve --config /etc/berth/config.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			overrides := map[string]any{}
-			for i, f := range serveFlags {
-				if cmd.Flags().Changed(f.name) {
-					overrides[f.setting] = values[i]
-				}
-			}
-			cfg, err := config.Load(config.Sources{File: configFile(cfgFile), Environ: os.Environ(), Overrides: overrides})
+			cfg, err := flags.load(cmd)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return err
 			}
 			return runServe(cmd, cfg)
 		},
 	}
-	cmd.Flags().StringVarP(&cfgFile, "config", "c", "", "YAML configuration file (default $BERTH_CONFIG)")
-	for i, f := range serveFlags {
-		cmd.Flags().StringVar(&values[i], f.name, "", f.usage)
-	}
+	flags = addConfigFlags(cmd,
+		settingFlag{"addr", "addr", `address to listen on, HOST:PORT (default "127.0.0.1:5000"; ":5000" for every interface)`},
+		flagDataDir, flagMetadata, flagStorage, flagLogLevel, flagLogFmt,
+		settingFlag{"tls-cert", "tls.cert_file", "TLS certificate chain (PEM); serves HTTPS with --tls-key"},
+		settingFlag{"tls-key", "tls.key_file", "TLS private key (PEM)"},
+	)
 	return cmd
 }
 

@@ -4,9 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
+	"time"
 
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/pressly/goose/v3"
@@ -82,4 +85,50 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, log *slog.Logger, skip
 			"version", r.Source.Version, "duration", r.Duration)
 	}
 	return nil
+}
+
+// Migrate brings the database file at path to the newest schema this
+// binary knows (creating it if missing), for a `berth migrate` step.
+func Migrate(ctx context.Context, path string, opts Options) error {
+	opts.SkipMigrations = false
+	s, err := Open(ctx, path, opts)
+	if err != nil {
+		return err
+	}
+	return s.Close()
+}
+
+// SchemaVersion reports the schema version of the database file at path (0
+// if it does not exist or was never migrated) and the newest version this
+// binary knows. It changes nothing.
+func SchemaVersion(ctx context.Context, path string) (current, latest int64, err error) {
+	defer errdefs.Wrapf(&err, "schema version of sqlite metadata store %s", path)
+	fsys := migrationsFS()
+	entries, err := fs.Glob(fsys, "*.sql")
+	if err != nil || len(entries) == 0 {
+		return 0, 0, fmt.Errorf("list migrations: %v", err)
+	}
+	last := entries[len(entries)-1]
+	if latest, err = goose.NumericComponent(last); err != nil {
+		return 0, 0, fmt.Errorf("migration %s: %w", last, err)
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return 0, latest, nil
+	}
+	db, err := sql.Open("sqlite", dsn(path, 5*time.Second, false))
+	if err != nil {
+		return 0, 0, classify(err)
+	}
+	defer db.Close()
+	var exists int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`).Scan(&exists); err != nil {
+		return 0, 0, classify(err)
+	}
+	if exists == 0 {
+		return 0, latest, nil
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version WHERE is_applied`).Scan(&current); err != nil {
+		return 0, 0, classify(err)
+	}
+	return current, latest, nil
 }
