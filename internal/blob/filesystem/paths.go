@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/blob"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -16,9 +16,6 @@ const (
 	// uploadRewoundName marks an upload whose data was cut back to an
 	// older state at least once (see Store.ResumeWriter).
 	uploadRewoundName = "rewound"
-	// maxIDLen keeps an upload directory name well inside the 255-byte
-	// limit of common filesystems.
-	maxIDLen = 128
 )
 
 // pathSpec names one place in the layout. The concrete types below are the
@@ -83,32 +80,9 @@ func pathFor(root string, spec pathSpec) (string, error) {
 	}
 }
 
-// validateDigest accepts only well-formed digests of an algorithm go-digest
-// supports (sha256, sha384, sha512): an algorithm from a fixed list and
-// lowercase hex of the right length, so no separator, dot or NUL can reach a
-// path.
-func validateDigest(dgst digest.Digest) error {
-	if err := dgst.Validate(); err != nil {
-		return errdefs.Invalid("digest %q: %v", dgst, err)
-	}
-	return nil
-}
-
-// validateID accepts upload ids of 1 to maxIDLen characters from
-// [A-Za-z0-9._-] that start with a letter or digit. That covers UUIDs and
-// base32/base64url tokens and rules out separators, "." and "..", hidden
-// names, NUL and anything a shell or another OS might read specially.
-func validateID(id string) error {
-	if id == "" || len(id) > maxIDLen {
-		return errdefs.Invalid("upload id %q: must be 1 to %d characters", id, maxIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if alnum || i > 0 && (c == '.' || c == '_' || c == '-') {
-			continue
-		}
-		return errdefs.Invalid("upload id %q: character %q at %d is not allowed (use letters, digits, '.', '_' and '-', starting with a letter or digit)", id, c, i)
-	}
-	return nil
-}
+// validateDigest and validateID are the blob package's rules, which make
+// digests and ids safe to build paths and keys from.
+var (
+	validateDigest = blob.ValidateDigest
+	validateID     = blob.ValidateUploadID
+)

@@ -45,7 +45,7 @@ func TestPathFor(t *testing.T) {
 var trickIDs = []string{
 	"", ".", "..", "../x", "../../etc/passwd", "a/b", "a/../../b", "/abs", "/",
 	`a\b`, `..\x`, "a\x00b", "\x00", ".hidden", "-rf", "_x", "a b", "a\nb",
-	"é", "a:b", "~", strings.Repeat("a", maxIDLen+1),
+	"é", "a:b", "~", strings.Repeat("a", blob.MaxUploadIDLen+1),
 }
 
 func TestValidateIDRejectsPathTricks(t *testing.T) {
@@ -59,7 +59,7 @@ func TestValidateIDRejectsPathTricks(t *testing.T) {
 func TestValidateIDAccepts(t *testing.T) {
 	for _, id := range []string{
 		"a", "0", "4e6f3c1a-9b2d-4c55-8a7e-2f1d0c9b8a77", "NB2HI4DTHIXS6ZLYMFWXA3DF",
-		"bG9uZy1pZC13aXRo_LXVuZGVy", "a.b_c-d", "a..b", strings.Repeat("z", maxIDLen),
+		"bG9uZy1pZC13aXRo_LXVuZGVy", "a.b_c-d", "a..b", strings.Repeat("z", blob.MaxUploadIDLen),
 	} {
 		if err := validateID(id); err != nil {
 			t.Errorf("validateID(%q) = %v, want nil", id, err)

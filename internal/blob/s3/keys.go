@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"github.com/berth-registry/berth/internal/blob"
 	"strings"
 
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -15,8 +16,6 @@ const (
 	markerName = "marker"
 	probeDir   = ".berth-probe"
 	tailPrefix = "tail-"
-	// maxIDLen keeps keys far below S3's 1024-byte limit.
-	maxIDLen = 128
 )
 
 // keys builds every object key of one store. prefix is empty or ends in
@@ -111,29 +110,9 @@ func validTailName(name string) bool {
 	return true
 }
 
-// validateDigest accepts only well-formed digests of an algorithm
-// go-digest knows, so that nothing but lowercase hex reaches a key.
-func validateDigest(dgst digest.Digest) error {
-	if err := dgst.Validate(); err != nil {
-		return errdefs.Invalid("digest %q: %v", dgst, err)
-	}
-	return nil
-}
-
-// validateID accepts upload ids of 1 to maxIDLen characters from
-// [A-Za-z0-9._-] starting with a letter or digit: UUIDs and base32 or
-// base64url tokens, and nothing that could add a key segment.
-func validateID(id string) error {
-	if id == "" || len(id) > maxIDLen {
-		return errdefs.Invalid("upload id %q: must be 1 to %d characters", id, maxIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-		if alnum || i > 0 && (c == '.' || c == '_' || c == '-') {
-			continue
-		}
-		return errdefs.Invalid("upload id %q: character %q at %d is not allowed (use letters, digits, '.', '_' and '-', starting with a letter or digit)", id, c, i)
-	}
-	return nil
-}
+// validateDigest and validateID are the blob package's rules, which make
+// digests and ids safe to build paths and keys from.
+var (
+	validateDigest = blob.ValidateDigest
+	validateID     = blob.ValidateUploadID
+)
