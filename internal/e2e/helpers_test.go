@@ -23,8 +23,6 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-func TestMain(m *testing.M) { berthtest.Main(m) }
-
 // berthBinary skips the test under -short and returns the berth binary.
 func berthBinary(t *testing.T) string {
 	t.Helper()
