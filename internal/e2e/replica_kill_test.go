@@ -22,10 +22,13 @@ const (
 	// killUploadSize is the layer streamed to the replica that is killed;
 	// killChunk the chunk acknowledged before the stream and the chunk
 	// size of the resumed upload.
-	killUploadSize = 96 << 20
+	killUploadSize = 128 << 20
 	killChunk      = 8 << 20
-	// killPause is how much of the rest the stream sends before the kill.
-	killPause = 40 << 20
+	// killPause is how much of the rest the stream sends before the kill:
+	// more than the 64 MiB after which a streamed PATCH saves its progress
+	// (internal/registry), so the survivors resume from a point the killed
+	// replica saved in the middle of the request.
+	killPause = 80 << 20
 	// killStormWorkers push images while the replica dies; each needs
 	// killStormAcked pushes acknowledged before the kill and as many after.
 	killStormWorkers = 3
@@ -60,6 +63,14 @@ func TestReplicaKilled(t *testing.T) {
 	}()
 	waitFor(t, time.Minute, "the stream paused and the storm under way", func() bool {
 		return body.hasPaused() && storm.acked.Load() >= killStormWorkers*killStormAcked
+	})
+	eventually(t, 30*time.Second, "replica 1 reports progress saved during the streamed PATCH", func() error {
+		off, err := regs[1].UploadStatus(ctx, up.loc)
+		if err == nil && off <= up.acked {
+			err = fmt.Errorf("the upload holds %d bytes, as before the stream", off)
+		}
+		up.saved = off
+		return err
 	})
 	c.replicas[0].Kill()
 	close(body.release)
@@ -145,6 +156,9 @@ type killedUpload struct {
 	// the connection before the kill.
 	loc         string
 	acked, sent int64
+	// saved is what a survivor reported the upload to hold just before
+	// the kill.
+	saved int64
 }
 
 // start opens the upload on reg and sends its first chunk there.
@@ -173,8 +187,8 @@ func (u *killedUpload) resume(t *testing.T, a, b *berthtest.Registry) content {
 	if err != nil {
 		t.Fatalf("status of the upload on a survivor, after %d bytes were acknowledged by the killed replica: %v", u.acked, err)
 	}
-	if off < u.acked || off > u.acked+u.sent {
-		t.Fatalf("a survivor says the upload holds %d bytes; want between %d (acknowledged) and %d (sent)", off, u.acked, u.acked+u.sent)
+	if off < u.saved || off > u.acked+u.sent {
+		t.Fatalf("a survivor says the upload holds %d bytes; want between %d (saved before the kill) and %d (sent)", off, u.saved, u.acked+u.sent)
 	}
 	t.Logf("resuming at byte %d on the survivors", off)
 	regs := []*berthtest.Registry{a, b}
