@@ -142,6 +142,7 @@ func TestStartupErrors(t *testing.T) {
 			if code == 0 {
 				t.Fatalf("berth serve exited 0, want an error\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
 			}
+			t.Logf("exit %d: %s", code, stderr)
 			for _, w := range tc.want {
 				if !strings.Contains(stderr, w) {
 					t.Errorf("stderr does not name %q:\n%s", w, stderr)

@@ -60,6 +60,7 @@ func TestTransfer(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("berth transfer: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 		}
+		t.Logf("berth transfer:\n%s%s", stderr, stdout)
 		first = parseTransferSummary(t, stdout)
 		blobs := int64(len(want.blobSet()))
 		if first["blobs"] != blobs || first["copied"] != blobs || first["repositories"] != int64(len(want.Catalog)) ||
