@@ -47,6 +47,10 @@ code 1 when the database needs migrating).`,
 			if err != nil {
 				return err
 			}
+			if before > latest {
+				where, _ := cfg.Locations()
+				return fmt.Errorf("%s: schema version %d is newer than this berth knows (%d); run a newer berth or restore a backup taken before the upgrade", where, before, latest)
+			}
 			after := before
 			if !status && before < latest {
 				if err := migrate(ctx, cfg, newLogger(cfg.Log, cmd.ErrOrStderr())); err != nil {

@@ -201,8 +201,6 @@ func (rc *replicaCase) catalogAgrees(t *testing.T) {
 // upload, a push then a pull, a delete then a check) spans replicas.
 func (rc *replicaCase) conformance(t *testing.T) {
 	tool := berthtest.Tool(t, "conformance")
-	knownBug(t, "a replica answers from its cache after another replica deleted or moved what it cached, until the change "+
-		"notification arrives: the program's HEAD after a DELETE (sent to the next replica) gets 200, not 404; see the subtest \"read after write across replicas\"")
 	t.Parallel()
 	conformanceThroughProxy(t, tool, rc.c.replicas, "replicas-conformance")
 }

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -285,18 +284,4 @@ func closedPort(t *testing.T) int {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	return port
-}
-
-// knownBugsEnv, set to 1, runs the tests that knownBug skips, to check a
-// fix.
-const knownBugsEnv = "BERTHTEST_KNOWN_BUGS"
-
-// knownBug skips a test that fails because of a known bug in the
-// registry, described by why, unless BERTHTEST_KNOWN_BUGS=1. Remove the
-// call with the fix.
-func knownBug(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv(knownBugsEnv) != "1" {
-		t.Skipf("BUG: %s (%s=1 runs the test)", why, knownBugsEnv)
-	}
 }

@@ -136,15 +136,17 @@ func (b *Backend) openBlobs(ctx context.Context, cfg config.Config, log *slog.Lo
 }
 
 // withCache puts the pull-path cache in front of s unless it is off. When
-// other processes share the database (PostgreSQL), the cache follows the
-// database's change feed so their writes reach it; it forgets everything
-// whenever the feed may have missed changes.
+// other processes share the database (PostgreSQL, which offers a change
+// feed), the cache keeps only immutable data, so a replica never answers
+// from memory what another replica changed; it follows the change feed to
+// free the bytes of deleted manifests early.
 func (b *Backend) withCache(s meta.Store, c config.Cache, log *slog.Logger) meta.Store {
 	if c.ManifestBytes == 0 {
 		return s
 	}
-	cs := cache.New(s, cache.Options{MaxBytes: c.ManifestBytes, TTL: c.TTL})
-	if feed, ok := s.(meta.ChangeFeed); ok {
+	feed, shared := s.(meta.ChangeFeed)
+	cs := cache.New(s, cache.Options{MaxBytes: c.ManifestBytes, TTL: c.TTL, Shared: shared})
+	if shared {
 		ctx, stop := context.WithCancel(context.Background())
 		b.stop = stop
 		go func() {

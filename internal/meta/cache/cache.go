@@ -11,10 +11,18 @@
 //     the cache generation before reading the database and only fill the
 //     cache if no invalidation happened meanwhile.
 //
-// Writes made by other processes on the same database (other replicas)
-// reach the cache through Invalidate, called by whatever carries the
-// database's change notifications; entries also expire after a TTL, which
-// bounds staleness if a notification is lost.
+// When other processes write to the same database (replicas sharing
+// PostgreSQL), a notification of their writes always arrives after they
+// answered their client, so no answer that can change may come from memory:
+// a client that moved a tag through one replica and reads it through
+// another must see the move. In that shared mode (Options.Shared) the cache
+// keeps only what cannot change: repository IDs (repositories are never
+// renamed or reused) and manifest bytes by digest (a digest names its
+// bytes). Every tag resolution and existence check goes to the database;
+// the cache only saves fetching the bytes again. Invalidate, fed by the
+// database's change feed, then merely frees the bytes of deleted manifests
+// early. Single-process mode caches whole answers, with a TTL as a safety
+// net.
 package cache
 
 import (
@@ -37,6 +45,9 @@ type Options struct {
 	TTL time.Duration
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
+	// Shared says other processes write to the same database: only
+	// immutable data is cached (see the package comment).
+	Shared bool
 }
 
 // Store is a caching meta.Store. The Content of a manifest it returns may be
@@ -50,6 +61,7 @@ type Store struct {
 	repos     map[string]repoEntry
 	tagged    map[tagKey]manifestEntry
 	byDigest  map[digestKey]manifestEntry
+	content   map[digest.Digest][]byte // shared mode: manifest bytes by digest
 	usedBytes int64
 }
 
@@ -98,6 +110,7 @@ func (c *Store) reset() {
 	c.repos = make(map[string]repoEntry)
 	c.tagged = make(map[tagKey]manifestEntry)
 	c.byDigest = make(map[digestKey]manifestEntry)
+	c.content = make(map[digest.Digest][]byte)
 	c.usedBytes = 0
 }
 
@@ -112,6 +125,10 @@ func (c *Store) Invalidate(changes ...meta.Change) {
 		case ch.Tag != "":
 			c.dropTag(tagKey{ch.RepositoryID, ch.Tag})
 		case ch.Digest != "":
+			if b, ok := c.content[ch.Digest]; ok {
+				c.usedBytes -= int64(len(b))
+				delete(c.content, ch.Digest)
+			}
 			k := digestKey{ch.RepositoryID, ch.Digest}
 			if e, ok := c.byDigest[k]; ok {
 				c.usedBytes -= int64(len(e.m.Content))
@@ -168,6 +185,8 @@ func (c *Store) GetRepository(ctx context.Context, name string) (*meta.Repositor
 	c.mu.Lock()
 	e, ok := c.repos[name]
 	c.mu.Unlock()
+	// Repositories are never renamed, deleted or reused, so a cached ID
+	// stays right in every mode; the TTL only bounds memory of unused names.
 	if ok && now.Before(e.expires) {
 		r := e.r
 		return &r, nil
@@ -200,6 +219,13 @@ func (c *Store) putRepo(gen uint64, r *meta.Repository) {
 
 // GetTaggedManifest answers from the cache when it can.
 func (c *Store) GetTaggedManifest(ctx context.Context, repoID int64, tag string, withContent bool) (*meta.Manifest, error) {
+	if c.opts.Shared {
+		m, err := c.Store.GetTaggedManifest(ctx, repoID, tag, false)
+		if err != nil || !withContent {
+			return m, err
+		}
+		return c.addContent(ctx, m)
+	}
 	k := tagKey{repoID, tag}
 	if m, ok := c.lookup(func() (manifestEntry, bool) { e, ok := c.tagged[k]; return e, ok }, withContent); ok {
 		return m, nil
@@ -214,6 +240,13 @@ func (c *Store) GetTaggedManifest(ctx context.Context, repoID int64, tag string,
 
 // GetManifest answers from the cache when it can.
 func (c *Store) GetManifest(ctx context.Context, repoID int64, dgst digest.Digest, withContent bool) (*meta.Manifest, error) {
+	if c.opts.Shared {
+		m, err := c.Store.GetManifest(ctx, repoID, dgst, false)
+		if err != nil || !withContent {
+			return m, err
+		}
+		return c.addContent(ctx, m)
+	}
 	k := digestKey{repoID, dgst}
 	if m, ok := c.lookup(func() (manifestEntry, bool) { e, ok := c.byDigest[k]; return e, ok }, withContent); ok {
 		return m, nil
@@ -224,6 +257,35 @@ func (c *Store) GetManifest(ctx context.Context, repoID int64, dgst digest.Diges
 		c.fill(gen, m, withContent, func(e manifestEntry) int64 { return swap(c.byDigest, k, e) })
 	}
 	return m, err
+}
+
+// addContent fills in m's bytes from the content cache, or reads them (and
+// caches them when small enough). The bytes of a digest never change, so
+// they are shared by every repository and replica.
+func (c *Store) addContent(ctx context.Context, m *meta.Manifest) (*meta.Manifest, error) {
+	c.mu.Lock()
+	b, ok := c.content[m.Digest]
+	c.mu.Unlock()
+	if ok {
+		m.Content = b
+		return m, nil
+	}
+	full, err := c.Store.GetManifest(ctx, m.RepositoryID, m.Digest, true)
+	if err != nil {
+		return nil, err // deleted between the two reads: as if it were gone
+	}
+	if size := int64(len(full.Content)); size <= c.opts.MaxContent {
+		c.mu.Lock()
+		if c.usedBytes+size > c.opts.MaxBytes {
+			c.reset()
+		}
+		if _, ok := c.content[full.Digest]; !ok {
+			c.content[full.Digest] = full.Content
+			c.usedBytes += size
+		}
+		c.mu.Unlock()
+	}
+	return full, nil
 }
 
 // lookup returns a copy of a live entry that can answer the request.

@@ -243,3 +243,95 @@ func BenchmarkGetTaggedManifest(b *testing.B) {
 		}
 	})
 }
+
+func TestSharedConformance(t *testing.T) {
+	metatest.Run(t, func(t *testing.T) meta.Store {
+		return cache.New(openSQLite(t, filepath.Join(t.TempDir(), "m.db")), cache.Options{Shared: true})
+	})
+}
+
+// countingStore counts reads of manifest bytes.
+type countingStore struct {
+	meta.Store
+	mu            sync.Mutex
+	contentReads  int
+	metadataReads int
+}
+
+func (s *countingStore) count(withContent bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if withContent {
+		s.contentReads++
+	} else {
+		s.metadataReads++
+	}
+}
+
+func (s *countingStore) GetManifest(ctx context.Context, repo int64, d digest.Digest, withContent bool) (*meta.Manifest, error) {
+	s.count(withContent)
+	return s.Store.GetManifest(ctx, repo, d, withContent)
+}
+
+func (s *countingStore) GetTaggedManifest(ctx context.Context, repo int64, tag string, withContent bool) (*meta.Manifest, error) {
+	s.count(withContent)
+	return s.Store.GetTaggedManifest(ctx, repo, tag, withContent)
+}
+
+// In shared mode another process's writes are seen at once, with no
+// invalidation: only immutable bytes come from memory.
+func TestSharedModeNeverServesChangedAnswers(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	other := openSQLite(t, path)
+	counted := &countingStore{Store: openSQLite(t, path)}
+	c := cache.New(counted, cache.Options{Shared: true, TTL: time.Hour})
+	ctx := context.Background()
+	r, err := other.EnsureRepository(ctx, "team/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []digest.Digest
+	for _, body := range []string{`{"v":1}`, `{"v":2}`} {
+		d := digest.FromString(body)
+		ds = append(ds, d)
+		if err := other.PutManifest(ctx, &meta.Manifest{RepositoryID: r.ID, Digest: d, MediaType: "x/y", Size: int64(len(body)), Content: []byte(body)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := other.PutTag(ctx, r.ID, "t", ds[0]); err != nil {
+		t.Fatal(err)
+	}
+	get := func() *meta.Manifest {
+		t.Helper()
+		m, err := c.GetTaggedManifest(ctx, r.ID, "t", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := get(); m.Digest != ds[0] || string(m.Content) != `{"v":1}` {
+		t.Fatalf("first read: %s %q", m.Digest, m.Content)
+	}
+	get()
+	if counted.contentReads != 1 {
+		t.Errorf("two GETs of the same manifest read its bytes %d times, want once (the bytes are cached)", counted.contentReads)
+	}
+	if _, err := other.PutTag(ctx, r.ID, "t", ds[1]); err != nil {
+		t.Fatal(err)
+	}
+	if m := get(); m.Digest != ds[1] || string(m.Content) != `{"v":2}` {
+		t.Errorf("after another process moved the tag: %s %q, want %s at once", m.Digest, m.Content, ds[1])
+	}
+	if _, err := other.DeleteTag(ctx, r.ID, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.DeleteManifest(ctx, r.ID, ds[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetTaggedManifest(ctx, r.ID, "t", false); !errdefs.IsNotFound(err) {
+		t.Errorf("tag deleted by another process: err = %v, want not found at once", err)
+	}
+	if _, err := c.GetManifest(ctx, r.ID, ds[0], true); !errdefs.IsNotFound(err) {
+		t.Errorf("manifest deleted by another process (bytes still cached): err = %v, want not found at once", err)
+	}
+}
