@@ -71,10 +71,16 @@ func buildBerth() (string, error) {
 // the binary Build made, before exiting with the tests' status.
 func Main(m *testing.M) {
 	code := m.Run()
+	Cleanup()
+	os.Exit(code)
+}
+
+// Cleanup removes the binary Build made, for a TestMain that cannot use
+// Main because another helper's cleanup must run too.
+func Cleanup() {
 	if built.dir != "" {
 		_ = os.RemoveAll(built.dir)
 	}
-	os.Exit(code)
 }
 
 // ModuleRoot returns the directory of the Berth module's go.mod, found by

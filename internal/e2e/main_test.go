@@ -1,19 +1,25 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
+	"github.com/berth-registry/berth/internal/berthtest"
 	"github.com/berth-registry/berth/internal/pgtest"
+	"github.com/berth-registry/berth/internal/s3test"
 )
 
-// TestMain runs the tests through pgtest.Main, which the scale-out tests
-// need for their PostgreSQL server and which stops it at the end.
-//
-// pgtest.Main and berthtest.Main both call m.Run and os.Exit, so only one
-// of them can run; s3test.Main calls m.Run too. What is lost: berthtest's
-// removal of the berth binary it built (a berthtest-bin-* directory in
-// the temporary directory) and s3test's removal of versitygw's directory
-// (the server itself dies with the test binary). One TestMain could run
-// all three once they offer a form that returns the exit code instead of
-// exiting.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain runs the tests, then stops the PostgreSQL and S3 servers the
+// scale-out tests started and removes the berth binary the tests built.
+func TestMain(m *testing.M) {
+	pgtest.Begin()
+	code := m.Run()
+	if err := pgtest.End(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		code = max(code, 1)
+	}
+	s3test.Cleanup()
+	berthtest.Cleanup()
+	os.Exit(code)
+}

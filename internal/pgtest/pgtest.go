@@ -93,12 +93,20 @@ type copyResult struct {
 	err  error
 }
 
+// Begin allows the tests to start a server; End must run after them. Use
+// the pair instead of Main when a TestMain has other helpers to clean up.
+func Begin() { mainCalled.Store(true) }
+
+// End stops the server, if a test started one, and reports what went
+// wrong doing so.
+func End() error { return shutdown() }
+
 // Main runs the package's tests and then stops the server, if any test
 // started one. Call it from TestMain; it does not return.
 func Main(m *testing.M) {
-	mainCalled.Store(true)
+	Begin()
 	code := m.Run()
-	if err := shutdown(); err != nil {
+	if err := End(); err != nil {
 		fmt.Fprintln(os.Stderr, "pgtest:", err)
 		if code == 0 {
 			code = 1

@@ -90,10 +90,16 @@ var (
 // its temporary directory stays.
 func Main(m *testing.M) int {
 	code := m.Run()
+	Cleanup()
+	return code
+}
+
+// Cleanup stops the shared server, if a test started one, and removes its
+// data, for a TestMain that combines several helpers.
+func Cleanup() {
 	if shared != nil {
 		shared.stop()
 	}
-	return code
 }
 
 // Start returns the shared server, starting it on first use. It skips the
