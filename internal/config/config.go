@@ -70,9 +70,9 @@ type Config struct {
 
 // Postgres tunes the PostgreSQL metadata backend.
 type Postgres struct {
-	// MaxConns is the connection pool size of each replica (the job queue
-	// has its own small pool). Zero means the URL's pool_max_conns, else
-	// max(4, CPUs).
+	// MaxConns is the size of each of a replica's two pools (the metadata
+	// store's and the job queue's). Zero means the URL's pool_max_conns,
+	// else max(4, CPUs).
 	MaxConns int32 `koanf:"max_conns" yaml:"max_conns"`
 }
 
@@ -87,7 +87,7 @@ type S3 struct {
 	// them through Berth. The bucket endpoint must be reachable by clients.
 	// Default false.
 	Redirect bool `koanf:"redirect" yaml:"redirect"`
-	// RedirectExpiry is how long a presigned URL is valid. Zero means 20m.
+	// RedirectExpiry is how long a presigned URL is valid. Zero means 10m.
 	RedirectExpiry time.Duration `koanf:"redirect_expiry" yaml:"redirect_expiry"`
 }
 
