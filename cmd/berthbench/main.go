@@ -4,12 +4,15 @@
 // and peak RSS from /proc. Its "report" subcommand compares the JSON
 // outputs of several rounds against two servers and writes the Markdown of
 // docs/benchmarks.md; "selfcheck" measures how fast the tool itself can
-// generate, hash, send and receive data; "show" prints saved JSON results
+// generate, hash, send and receive data; "raws3" measures an S3 server
+// directly with the payloads of the blob scenarios, the reference for
+// Berth's scale-out mode on that server; "show" prints saved JSON results
 // as tables.
 //
 //	berthbench --registry http://127.0.0.1:5000 --scenario all -o table
 //	berthbench report --out docs/benchmarks.md results/*.json
 //	berthbench selfcheck
+//	berthbench raws3 --endpoint http://127.0.0.1:7070 --bucket raw -o json
 package main
 
 import (
@@ -38,6 +41,8 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 			return cmdSelfcheck(args[1:], stdout, stderr)
 		case "show":
 			return cmdShow(args[1:], stdout, stderr)
+		case "raws3":
+			return cmdRawS3(args[1:], stdout, stderr)
 		case "run":
 			args = args[1:]
 		case "help", "-h", "--help":
@@ -46,6 +51,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "  berthbench report [flags] FILE...     compare JSON results of two servers as Markdown")
 			fmt.Fprintln(stdout, "  berthbench show FILE...               print JSON results as tables")
 			fmt.Fprintln(stdout, "  berthbench selfcheck [flags]          measure the tool's own generate/hash/send speed")
+			fmt.Fprintln(stdout, "  berthbench raws3 --endpoint URL       measure an S3 server itself with the blob scenarios' payloads")
 			return exitOK
 		}
 	}

@@ -43,6 +43,8 @@ func TestDispatch(t *testing.T) {
 		{"report of one server", []string{"report", result}, exitOK, []string{"NOT YET RUN", "PUT blob: HTTP 500"}},
 		{"report refuses one server", []string{"report", "--require-both", result}, exitFatal, nil},
 		{"report of an unlabelled result", []string{"report", unlabelled}, exitFatal, nil},
+		{"raws3 without endpoint", []string{"raws3"}, exitFatal, nil},
+		{"raws3 with tiny parts", []string{"raws3", "--endpoint", "http://127.0.0.1:1", "--part-size", "1MiB"}, exitFatal, nil},
 		{"show prints errors", []string{"show", result}, exitOK, []string{"push-mono", "ERRORS", "PUT blob: HTTP 500: boom"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,10 +8,12 @@ import (
 	"sort"
 )
 
-// The labels scripts/bench.sh gives the two servers.
+// The labels scripts/bench.sh gives the servers: Berth embedded (SQLite and
+// filesystem), Distribution, and Berth scale-out (PostgreSQL and S3).
 const (
 	LabelBerth        = "berth"
 	LabelDistribution = "distribution"
+	LabelScaleOut     = "berth-scaleout"
 )
 
 // Target is a goal from the benchmark issue, as a ratio Berth/Distribution
@@ -127,7 +129,8 @@ type Totals struct {
 	PeakRSS []float64
 }
 
-// Comparison is the side-by-side view of several rounds of two servers.
+// Comparison is the side-by-side view of several rounds of the servers
+// (and of the raw S3 reference figures).
 type Comparison struct {
 	Results []Compared         // in the order of Scenarios()
 	Totals  map[string]*Totals // by label
@@ -269,14 +272,21 @@ func (c *Comparison) Complete() bool {
 	return c.Rounds[LabelBerth] > 0 && c.Rounds[LabelDistribution] > 0
 }
 
-// Verdict judges a result against its target: no data when a side is
-// missing, invalid when a side had errors or a failed set-up.
+// Verdict judges a result against its target, Berth against
+// Distribution: no data when a side is missing, invalid when a side had
+// errors or a failed set-up.
 func (c *Comparison) Verdict(t Target) (ratio float64, v Verdict) {
+	return c.judge(t, LabelBerth, LabelDistribution)
+}
+
+// judge compares the medians of result t.Result of two labels, num/den,
+// with t's ratio, the way Verdict does.
+func (c *Comparison) judge(t Target, num, den string) (ratio float64, v Verdict) {
 	cmp := c.Find(t.Result)
 	if cmp == nil {
 		return math.NaN(), NoData
 	}
-	b, d := cmp.Series[LabelBerth], cmp.Series[LabelDistribution]
+	b, d := cmp.Series[num], cmp.Series[den]
 	if b == nil || d == nil {
 		return math.NaN(), NoData
 	}

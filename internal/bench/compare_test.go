@@ -96,6 +96,83 @@ func sampleReports() []Report {
 	return reps
 }
 
+// scaleOutReports adds three rounds of Berth scale-out and of raw S3 to
+// sampleReports.
+func scaleOutReports() []Report {
+	reps := sampleReports()
+	s := map[string]float64{"push-mono": 130, "small-blobs/push": 50, "tag-list": 1.0, "manifest-few/head": 1200,
+		"manifest-few/get": 900}
+	for r := 1; r <= 3; r++ {
+		sr := map[string]float64{}
+		for k, v := range s {
+			sr[k] = v * []float64{1, 0.9, 1.1}[r-1]
+		}
+		reps = append(reps, round(LabelScaleOut, r, 0.8, 60<<20, sr, nil))
+		raw := Report{Tool: "berthbench", Label: LabelRawS3, Round: r, Config: DefaultConfig(),
+			Started: time.Date(2026, 11, 23, 6, r, 30, 0, time.UTC)}
+		for name, v := range map[string]float64{RawPutBig: 260, RawPutSmall: 100} {
+			unit := MiBPerSec
+			if name == RawPutSmall {
+				unit = OpsPerSec
+			}
+			raw.Results = append(raw.Results, Result{Name: name, Scenario: LabelRawS3, Unit: unit, Value: v,
+				Ops: 1, WallSeconds: 1, Latency: &Latency{P50: 4, P95: 5, P99: 6},
+				Server: &ServerUsage{CPUSeconds: 0.25, PeakRSSBytes: 30 << 20, PeakScope: "phase"}})
+		}
+		reps = append(reps, raw)
+	}
+	return reps
+}
+
+func TestScaleOutVerdicts(t *testing.T) {
+	c := Compare(scaleOutReports())
+	type got struct {
+		Ratio   float64
+		Verdict Verdict
+	}
+	results := map[string]got{}
+	for _, tgt := range ScaleOutTargets {
+		r, v := c.ScaleOutVerdict(tgt)
+		if math.IsNaN(r) {
+			r = -1
+		}
+		results[tgt.Result] = got{math.Round(r*100) / 100, v}
+	}
+	want := map[string]got{
+		"manifest-few/head":  {0.4, Missed}, // 1200/3000 < 0.5
+		"manifest-few/get":   {-1, NoData},  // no embedded figure
+		"manifest-many/head": {-1, NoData},
+	}
+	for name, w := range want {
+		if diff := cmp.Diff(w, results[name]); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
+		}
+	}
+	// Scale-out rounds do not change the embedded verdicts.
+	if r, v := c.Verdict(Targets[0]); math.Round(r*100)/100 != 1.3 || v != Met {
+		t.Errorf("push-mono verdict with scale-out rounds = %v %s, want 1.3 met", r, v)
+	}
+	for _, tc := range []struct {
+		pair      S3Pair
+		wantRatio float64
+		wantClean bool
+	}{
+		{S3Pairs[0], 0.5, true}, // push-mono 130 / put-big 260
+		{S3Pairs[3], 0.5, true}, // small-blobs/push 50 / put-small 100
+		{S3Pairs[2], -1, false}, // no raw GET
+	} {
+		t.Run(tc.pair.Berth, func(t *testing.T) {
+			_, _, ratio, clean := c.S3Ratio(tc.pair)
+			if math.IsNaN(ratio) {
+				ratio = -1
+			}
+			if ratio != tc.wantRatio || clean != tc.wantClean {
+				t.Errorf("S3Ratio = %v clean %v, want %v clean %v", ratio, clean, tc.wantRatio, tc.wantClean)
+			}
+		})
+	}
+}
+
 func TestCompareVerdicts(t *testing.T) {
 	c := Compare(sampleReports())
 	if !c.Complete() {
@@ -196,5 +273,6 @@ func TestMarkdownGolden(t *testing.T) {
 		SelfCheck: []SelfCheck{{Name: "generate", MiBps: 6000}},
 	}
 	t.Run("measured", func(t *testing.T) { goldenMarkdown(t, "measured.golden.md", sampleReports(), in) })
+	t.Run("measured with scale-out", func(t *testing.T) { goldenMarkdown(t, "scaleout.golden.md", scaleOutReports(), in) })
 	t.Run("not yet run", func(t *testing.T) { goldenMarkdown(t, "not-run.golden.md", nil, DocInput{}) })
 }

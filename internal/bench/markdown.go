@@ -32,8 +32,11 @@ func WriteMarkdown(w io.Writer, c *Comparison, in DocInput) error {
 	b.WriteString("# Berth and CNCF Distribution side by side\n\n")
 	b.WriteString("<!-- Written by scripts/bench.sh through `berthbench report`; edit the generator, not this file. -->\n\n")
 	if c.Complete() {
-		fmt.Fprintf(&b, "**Status: measured** — %d round(s) of Berth and %d of Distribution v3.1.2, alternating, medians shown.\n\n",
-			c.Rounds[LabelBerth], c.Rounds[LabelDistribution])
+		fmt.Fprintf(&b, "**Status: measured** — %d round(s) of Berth", c.Rounds[LabelBerth])
+		if n := c.Rounds[LabelScaleOut]; n > 0 {
+			fmt.Fprintf(&b, ", %d of Berth scale-out (PostgreSQL + S3)", n)
+		}
+		fmt.Fprintf(&b, " and %d of Distribution v3.1.2, alternating, medians shown.\n\n", c.Rounds[LabelDistribution])
 	} else if len(c.Reports) > 0 {
 		fmt.Fprintf(&b, "**Status: NOT YET RUN against both servers.** Only %s results are here (%d berth and %d distribution rounds), "+
 			"so no ratio or verdict can be computed: this is a check of the harness, not a benchmark result.\n\n",
@@ -48,6 +51,7 @@ func WriteMarkdown(w io.Writer, c *Comparison, in DocInput) error {
 		b.WriteString("\"what\" column describes the full benchmark, the parameters under each scenario what actually ran.\n\n")
 	}
 	writeSummary(&b, c)
+	writeScaleOut(&b, c)
 	writeMachine(&b, in)
 	writeRounds(&b, c)
 	writeMethod(&b, in)
@@ -64,25 +68,31 @@ func WriteMarkdown(w io.Writer, c *Comparison, in DocInput) error {
 func writeSummary(b *strings.Builder, c *Comparison) {
 	b.WriteString("## Summary against the targets\n\n")
 	b.WriteString("Ratios are Berth / Distribution of the medians. For throughputs (MiB/s, ops/s) higher is better ")
-	b.WriteString("and the target is a minimum; for times, CPU and memory lower is better and the target is a maximum.\n\n")
-	b.WriteString("| scenario | what | unit | Distribution | Berth | Berth/Distribution | target | verdict |\n")
-	b.WriteString("|---|---|---|---:|---:|---:|---:|---|\n")
+	b.WriteString("and the target is a minimum; for times, CPU and memory lower is better and the target is a maximum. ")
+	b.WriteString("Targets and verdicts are about Berth embedded (SQLite and filesystem, the default); the Berth scale-out ")
+	b.WriteString("column (PostgreSQL and S3) is shown beside it and judged [below](#scale-out-berth-on-postgresql-and-s3).\n\n")
+	b.WriteString("| scenario | what | unit | Distribution | Berth | Berth scale-out | Berth/Distribution | target | verdict |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---:|---:|---|\n")
 	for _, t := range Targets {
-		var d, bv float64 = math.NaN(), math.NaN()
+		var d, bv, sv float64 = math.NaN(), math.NaN(), math.NaN()
 		if cmp := c.Find(t.Result); cmp != nil {
-			d, bv = cmp.Series[LabelDistribution].Median(), cmp.Series[LabelBerth].Median()
+			d, bv, sv = cmp.Series[LabelDistribution].Median(), cmp.Series[LabelBerth].Median(), cmp.Series[LabelScaleOut].Median()
 		}
 		ratio, v := c.Verdict(t)
-		fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s | %s (%s) | %s | %s |\n", t.Result, t.What, t.Unit,
-			formatValue(d, t.Unit), formatValue(bv, t.Unit), formatRatio(ratio), direction(t.Unit.HigherIsBetter()),
-			formatTarget(t.Ratio, t.Unit.HigherIsBetter()), v)
+		fmt.Fprintf(b, "| `%s` | %s | %s | %s | %s | %s | %s (%s) | %s | %s |\n", t.Result, t.What, t.Unit,
+			formatValue(d, t.Unit), formatValue(bv, t.Unit), formatValue(sv, t.Unit), formatRatio(ratio),
+			direction(t.Unit.HigherIsBetter()), formatTarget(t.Ratio, t.Unit.HigherIsBetter()), v)
 	}
 	cpuR, cpuV, rssR, rssV := c.TotalVerdicts()
-	d, bt := c.Totals[LabelDistribution], c.Totals[LabelBerth]
-	fmt.Fprintf(b, "| server CPU | CPU time over all count-bound phases | s | %s | %s | %s (lower is better) | %s | %s |\n",
-		fixed2(totalMedian(d, true)), fixed2(totalMedian(bt, true)), formatRatio(cpuR), formatTarget(CPUTarget, false), cpuV)
-	fmt.Fprintf(b, "| server memory | highest peak RSS of any phase | MiB | %s | %s | %s (lower is better) | %s | %s |\n\n",
-		mibF(totalMedian(d, false)), mibF(totalMedian(bt, false)), formatRatio(rssR), formatTarget(RSSTarget, false), rssV)
+	d, bt, st := c.Totals[LabelDistribution], c.Totals[LabelBerth], c.Totals[LabelScaleOut]
+	fmt.Fprintf(b, "| server CPU | CPU time over all count-bound phases | s | %s | %s | %s | %s (lower is better) | %s | %s |\n",
+		fixed2(totalMedian(d, true)), fixed2(totalMedian(bt, true)), fixed2(totalMedian(st, true)),
+		formatRatio(cpuR), formatTarget(CPUTarget, false), cpuV)
+	fmt.Fprintf(b, "| server memory | highest peak RSS of any phase | MiB | %s | %s | %s | %s (lower is better) | %s | %s |\n\n",
+		mibF(totalMedian(d, false)), mibF(totalMedian(bt, false)), mibF(totalMedian(st, false)),
+		formatRatio(rssR), formatTarget(RSSTarget, false), rssV)
+	b.WriteString("Berth scale-out's CPU and memory are those of the Berth process alone: PostgreSQL and the S3 server ")
+	b.WriteString("do part of its work in their own processes, which are not counted.\n\n")
 }
 
 func totalMedian(t *Totals, cpu bool) float64 {
@@ -152,18 +162,23 @@ func writeMethod(b *strings.Builder, in DocInput) {
 }
 
 var methodNotes = []string{
-	"Both servers run on 127.0.0.1 with filesystem storage, each started with a fresh, empty data directory " +
-		"for every round; rounds alternate Distribution, Berth, Distribution, Berth, ... and every figure is the " +
-		"median over the rounds (the per-round values are listed in each table).",
-	"**Durability differs:** Distribution's filesystem driver does not fsync what it writes; Berth fsyncs blob " +
-		"data and its directory before the metadata that points at it commits. Distribution's figures therefore " +
-		"include no fsync cost.",
+	"Every server runs on 127.0.0.1 and starts empty every round: Distribution and Berth embedded on a fresh " +
+		"data directory (filesystem storage; Berth's metadata in SQLite), Berth scale-out on a fresh PostgreSQL " +
+		"cluster and a fresh versitygw (S3, posix backend) with an empty bucket. Each round runs Distribution, " +
+		"Berth, then Berth scale-out, and every figure is the median over the rounds (the per-round values are " +
+		"listed in each table).",
+	"**Durability differs:** Distribution's filesystem driver does not fsync what it writes; Berth embedded " +
+		"fsyncs blob data and its directory before the metadata that points at it commits (SQLite in WAL mode, " +
+		"synchronous=FULL). Distribution's figures therefore include no fsync cost. Berth scale-out's PostgreSQL " +
+		"runs with fsync=on and synchronous_commit=on; versitygw's posix backend writes objects without fsync.",
 	"The servers and the load tool (`berthbench`) run on the same machine (cores above) and nothing is pinned " +
-		"to a core: the tool's CPU use competes with the server's. The tool's own speed is measured above.",
+		"to a core: the tool's CPU use competes with the server's, and in scale-out rounds PostgreSQL and " +
+		"versitygw share the same cores too. The tool's own speed is measured above.",
 	"Server CPU seconds (utime+stime from /proc/<pid>/stat) and peak RSS (VmHWM from /proc/<pid>/status, " +
-		"reset through clear_refs at the start of every phase) cover the measured phase only, not its set-up. " +
-		"For phases that run for a fixed time (manifest HEAD/GET) CPU is shown per 1,000 operations, since a " +
-		"faster server does more work in the same time; the server-wide CPU total leaves them out.",
+		"reset through clear_refs at the start of every phase) cover the measured phase only, not its set-up, " +
+		"and the registry process only (for scale-out: Berth, not PostgreSQL or versitygw). For phases that run " +
+		"for a fixed time (manifest HEAD/GET) CPU is shown per 1,000 operations, since a faster server does more " +
+		"work in the same time; the server-wide CPU total leaves them out.",
 	"Any response other than the expected 2xx is an error: it is counted, listed under Errors, and a result " +
 		"with errors is never judged \"met\".",
 	"Blob data is generated on the fly from a deterministic PRNG per blob (never held in memory) and every " +
@@ -221,7 +236,7 @@ func knownResults() []known {
 }
 
 func writeResultTable(b *strings.Builder, cmp Compared) {
-	d, bs := cmp.Series[LabelDistribution], cmp.Series[LabelBerth]
+	d, bs, ss := cmp.Series[LabelDistribution], cmp.Series[LabelBerth], cmp.Series[LabelScaleOut]
 	unit := Unit("")
 	var target *Target
 	for i, t := range Targets {
@@ -234,7 +249,7 @@ func writeResultTable(b *strings.Builder, cmp Compared) {
 			unit = k.unit
 		}
 	}
-	for _, s := range []*Series{d, bs} {
+	for _, s := range []*Series{d, bs, ss} {
 		if s != nil && s.Unit != "" {
 			unit = s.Unit
 		}
@@ -242,7 +257,7 @@ func writeResultTable(b *strings.Builder, cmp Compared) {
 	if cmp.Name != cmp.Scenario {
 		fmt.Fprintf(b, "### `%s`\n\n", cmp.Name)
 	}
-	if p := paramsOf(d, bs); p != "" {
+	if p := paramsOf(d, bs, ss); p != "" {
 		fmt.Fprintf(b, "Parameters: %s.\n\n", p)
 	}
 	rows := []figureRow{
@@ -251,20 +266,20 @@ func writeResultTable(b *strings.Builder, cmp Compared) {
 		{name: "latency p50, ms", get: func(s *Series) []float64 { return s.P50 }, format: fixed2},
 		{name: "latency p95, ms", get: func(s *Series) []float64 { return s.P95 }, format: fixed2},
 		{name: "latency p99, ms", get: func(s *Series) []float64 { return s.P99 }, format: fixed2},
-		{name: cpuName(d, bs), get: func(s *Series) []float64 { return s.CPU }, format: fixed2},
+		{name: cpuName(d, bs, ss), get: func(s *Series) []float64 { return s.CPU }, format: fixed2},
 		{name: "server peak RSS, MiB", get: func(s *Series) []float64 { return s.PeakRSS }, format: mibF},
 	}
-	b.WriteString("| figure | Distribution | Berth | Berth/Distribution | target | verdict |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---|\n")
+	b.WriteString("| figure | Distribution | Berth | Berth scale-out | Berth/Distribution | target | verdict |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---|\n")
 	if cmp.Scenario == "large-blob" {
 		// The point of the scenario: does memory grow with the blob?
 		rows = append(rows, figureRow{name: "server RSS at phase start, MiB", get: func(s *Series) []float64 { return s.RSSStart }, format: mibF})
 	}
-	if singleOp(d, bs) {
+	if singleOp(d, bs, ss) {
 		rows = slices.Delete(rows, 1, 4) // one operation per round: its latency is the headline
 	}
 	for _, r := range rows {
-		dv, bv := medianOf(d, r.get), medianOf(bs, r.get)
+		dv, bv, sv := medianOf(d, r.get), medianOf(bs, r.get), medianOf(ss, r.get)
 		ratio := Ratio(bv, dv)
 		tgt, verdict := "", ""
 		if r.target != nil {
@@ -274,11 +289,11 @@ func writeResultTable(b *strings.Builder, cmp Compared) {
 				verdict = string(Invalid)
 			}
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s (%s) | %s | %s |\n", r.name, r.format(dv), r.format(bv),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s (%s) | %s | %s |\n", r.name, r.format(dv), r.format(bv), r.format(sv),
 			formatRatio(ratio), direction(r.higher), tgt, verdict)
 	}
-	fmt.Fprintf(b, "| per round (headline) | %s | %s | | | |\n", rounds(d, unit), rounds(bs, unit))
-	fmt.Fprintf(b, "| errors (all rounds) | %s | %s | | | |\n\n", errorCount(d), errorCount(bs))
+	fmt.Fprintf(b, "| per round (headline) | %s | %s | %s | | | |\n", rounds(d, unit), rounds(bs, unit), rounds(ss, unit))
+	fmt.Fprintf(b, "| errors (all rounds) | %s | %s | %s | | | |\n\n", errorCount(d), errorCount(bs), errorCount(ss))
 }
 
 // singleOp reports whether every round of every present series made at most
