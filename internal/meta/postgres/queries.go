@@ -52,9 +52,12 @@ const (
 	manifestCols = `m.repository_id, m.digest, m.media_type, m.artifact_type, m.subject,
 		m.config_digest, m.size, m.annotations, m.pushed_at, m.pushed_by, m.last_pulled_at`
 	manifestColsContent = manifestCols + `, m.content`
-	taggedFrom          = ` FROM tags t JOIN manifests m
-		ON m.repository_id = t.repository_id AND m.digest = t.digest
-		WHERE t.repository_id = $1 AND t.name = $2`
+	// The tag is resolved in a scalar subquery rather than a join, so that
+	// both lookups are single-row primary-key probes whatever plan the
+	// server caches: pgx prepares statements, and a generic plan made while
+	// a repository was small joined by scanning all of its manifests.
+	taggedFrom = ` FROM manifests m WHERE m.repository_id = $1 AND m.digest =
+		(SELECT t.digest FROM tags t WHERE t.repository_id = $1 AND t.name = $2)`
 	referrersFrom = ` FROM manifests m WHERE m.repository_id = $1 AND m.subject = $2`
 )
 
