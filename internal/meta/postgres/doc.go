@@ -36,6 +36,15 @@
 // WithTx retries fn when PostgreSQL aborts the transaction over a deadlock
 // or serialization failure, as the meta.Store contract allows.
 //
+// # Tag lookups
+//
+// GetTaggedManifest without content, the first read of every pull, is the
+// one primitive the Store does not send as a statement of its own when it
+// is busy: lookups that arrive while earlier ones run are resolved together
+// by the next statement (batch.go), which starts after each of them was
+// asked and so sees every write committed before it, as a statement of its
+// own would. Inside a transaction every lookup is its own statement.
+//
 // # Errors inside a transaction
 //
 // PostgreSQL aborts a transaction at its first failed statement, so fn must

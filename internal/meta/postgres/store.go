@@ -39,7 +39,9 @@ type Options struct {
 // outside any transaction, each as one statement (atomic by itself).
 type Store struct {
 	querier
-	pool       *pgxpool.Pool
+	pool *pgxpool.Pool
+	// tags batches concurrent tag lookups (batch.go).
+	tags       *tagBatcher
 	connConfig *pgx.ConnConfig // for the change feed's own connection
 	log        *slog.Logger
 	// target names the database for messages: user@host:port/database,
@@ -104,6 +106,7 @@ func connect(ctx context.Context, url string, opts Options) (*Store, error) {
 			redact(err, cfg.ConnConfig.Password))
 	}
 	s.querier = querier{db: s.pool}
+	s.tags = newTagBatcher(s.pool, tagBatchesInFlight(cfg.MaxConns))
 	return s, nil
 }
 
