@@ -294,12 +294,12 @@ func (s *Service) copyBody(ctx context.Context, w blob.Writer, body io.Reader) (
 	)
 	if s.opts.MaxBlobBytes > 0 {
 		room := s.opts.MaxBlobBytes - w.Size()
-		n, err = io.Copy(w, io.LimitReader(src, room+1))
+		n, err = copyChunks(w, io.LimitReader(src, room+1))
 		if err == nil && w.Size() > s.opts.MaxBlobBytes {
 			return n, errdefs.TooLarge("blob exceeds the %d-byte limit of this registry", s.opts.MaxBlobBytes)
 		}
 	} else {
-		n, err = io.Copy(w, src)
+		n, err = copyChunks(w, src)
 	}
 	if err != nil && src.err != nil && errors.Is(err, src.err) && ctx.Err() == nil {
 		return n, errdefs.Wrap(errdefs.ErrInvalid, src.err, "the request body ended after %d bytes (ask for the upload's offset and resume)", n)

@@ -191,7 +191,7 @@ func (s *Store) ResumeWriter(ctx context.Context, id string, state []byte) (_ bl
 	if err != nil {
 		return nil, ioError(err, "open upload data")
 	}
-	fw := &writer{s: s, ctx: ctx, id: id, f: f, h: h, entriesDurable: true}
+	fw := &writer{s: s, ctx: ctx, id: id, f: f, h: h, entriesDurable: true, writtenBack: h.Size()}
 	if err := fw.resumeAt(h.Size()); err != nil {
 		f.Close()
 		return nil, err

@@ -32,7 +32,15 @@ type writer struct {
 	// rewound records that the data was truncated to an older state at
 	// some point, so h may not describe it: Commit re-reads to verify.
 	rewound bool
+	// writtenBack is the offset up to which writeback was started.
+	writtenBack int64
 }
+
+// writebackChunk is how much data Write lets accumulate before it starts
+// writing it back (see startWriteback): an fsync then waits for at most
+// about this much, not for the whole blob, and the disk works while the
+// rest of the blob arrives.
+const writebackChunk = 8 << 20
 
 var _ blob.Writer = (*writer)(nil)
 
@@ -108,6 +116,10 @@ func (w *writer) Write(p []byte) (int, error) {
 	w.h.Write(p[:n])
 	if err != nil {
 		return n, ioError(err, "write to upload %s", w.id)
+	}
+	if end := w.h.Size(); end-w.writtenBack >= writebackChunk {
+		startWriteback(w.f, w.writtenBack, end-w.writtenBack)
+		w.writtenBack = end
 	}
 	return n, nil
 }
