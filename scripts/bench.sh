@@ -34,9 +34,14 @@
 # docs/benchmarks.md is written only by a full-size run that includes both
 # distribution and berth.
 #
+# Before each round (and each raw S3 run) the script waits until the 1-minute
+# load average is below 0.5 (BENCH_QUIET_LOAD), for at most 600 s
+# (BENCH_QUIET_WAIT), so that one round's load does not spill into the next.
+#
 # Environment: BENCH_DATA_ROOT (where data directories are made; default $TMPDIR
 # or /tmp), BERTH_SERVE_ARGS (extra arguments to 'berth serve'), PG_BIN (the
-# PostgreSQL server binaries; default the newest /usr/lib/postgresql/*/bin).
+# PostgreSQL server binaries; default the newest /usr/lib/postgresql/*/bin),
+# BENCH_QUIET_LOAD and BENCH_QUIET_WAIT (above).
 set -euo pipefail
 
 DIST_VERSION=v3.1.2
@@ -50,6 +55,8 @@ quick=0
 server_list=distribution,berth,berth-scaleout
 only=""
 keep_data=0
+quiet_load=${BENCH_QUIET_LOAD:-0.5}
+quiet_wait=${BENCH_QUIET_WAIT:-600}
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
 note() { echo "==> $*" >&2; }
@@ -294,7 +301,8 @@ start_server() {
 	berth-scaleout)
 		start_scaleout_backends "$data" "${log%.server.log}"
 		# shellcheck disable=SC2086 # BERTH_SERVE_ARGS is a list of words
-		AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
+		# postgres.max_conns 10: what docs/deployment.md asks for ("Sizing").
+		AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY BERTH_POSTGRES_MAX_CONNS=10 \
 			"$root/bin/berth" serve --addr "127.0.0.1:$port" --data-dir "$data/berth" \
 			--metadata "$pg_url" --storage "$s3_url" ${BERTH_SERVE_ARGS:-} >"$log" 2>&1 &
 		server_pid=$!
@@ -327,16 +335,24 @@ if [[ $quick == 1 ]]; then
 	selfcheck_size=256MiB
 fi
 
-read -r load1 _ </proc/loadavg
-# warn_load WHEN: say so when other work is running.
-warn_load() {
-	local l
+# wait_quiet WHEN: wait until the 1-minute load average is below $quiet_load
+# (the previous round's load decays with a one-minute time constant), at most
+# $quiet_wait seconds; then warn if it is still above.
+wait_quiet() {
+	local l waited=0
 	read -r l _ </proc/loadavg
-	if awk -v l="$l" 'BEGIN { exit !(l > 0.5) }'; then
+	while awk -v l="$l" -v q="$quiet_load" 'BEGIN { exit !(l >= q) }' && ((waited < quiet_wait)); do
+		if ((waited == 0)); then note "waiting for the load average ($l) to fall below $quiet_load before $1"; fi
+		sleep 5
+		waited=$((waited + 5))
+		read -r l _ </proc/loadavg
+	done
+	if awk -v l="$l" -v q="$quiet_load" 'BEGIN { exit !(l >= q) }'; then
 		note "WARNING: load average is $l before $1; other work on this machine will skew the figures"
 	fi
 }
-warn_load "starting"
+wait_quiet "starting"
+read -r load1 _ </proc/loadavg
 
 note "measuring the load tool itself (berthbench selfcheck --size $selfcheck_size)"
 "$bench" selfcheck --size "$selfcheck_size" --json-out "$run_dir/selfcheck.json" >&2
@@ -359,7 +375,11 @@ check_rc() {
 
 for r in $(seq 1 "$rounds"); do
 	for s in "${servers[@]}"; do
-		warn_load "round $r $s"
+		# Write back what earlier rounds left dirty, and let the filesystem
+		# finish freeing (and, mounted with discard, discarding) the data they
+		# deleted: otherwise the next server's first fsyncs wait for it.
+		sync
+		wait_quiet "round $r $s"
 		data=$(mktemp -d "$data_base/$s-r$r.XXXX")
 		log=$run_dir/$s-r$r.server.log
 		start_server "$s" "$data" "$(free_port)" "$log"
@@ -375,6 +395,8 @@ for r in $(seq 1 "$rounds"); do
 			note "round $r/$rounds: raw S3 against the same versitygw (pid $s3_pid, $s3_endpoint)"
 			out=$run_dir/raw-s3-r$r.json
 			rc=0
+			sync
+			wait_quiet "round $r raw S3"
 			AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY \
 				"$bench" raws3 --endpoint "$s3_endpoint" --bucket berthbench-raw --server-pid "$s3_pid" \
 				--round "$r" "${quick_flag[@]}" -o json -v >"$out" 2>"$run_dir/raw-s3-r$r.bench.log" || rc=$?
@@ -419,7 +441,7 @@ report_args+=(
 	--command "bin/berth serve --addr 127.0.0.1:PORT --data-dir DIR ${BERTH_SERVE_ARGS:-}"
 	--command "# berth-scaleout: a fresh PostgreSQL cluster (initdb; pg_ctl start -o '-c fsync=on -c synchronous_commit=on ...'),"
 	--command "# a fresh versitygw (ROOT_ACCESS_KEY=K ROOT_SECRET_KEY=S versitygw --port 127.0.0.1:S3PORT posix DIR), bucket 'berth':"
-	--command "AWS_ACCESS_KEY_ID=K AWS_SECRET_ACCESS_KEY=S bin/berth serve --addr 127.0.0.1:PORT --data-dir DIR \\"
+	--command "AWS_ACCESS_KEY_ID=K AWS_SECRET_ACCESS_KEY=S BERTH_POSTGRES_MAX_CONNS=10 bin/berth serve --addr 127.0.0.1:PORT --data-dir DIR \\"
 	--command "    --metadata 'postgres://postgres@127.0.0.1:PGPORT/postgres?sslmode=disable' \\"
 	--command "    --storage 's3://berth?endpoint=http://127.0.0.1:S3PORT&region=us-east-1&path-style=true' ${BERTH_SERVE_ARGS:-}"
 	--command "bin/berthbench --registry http://127.0.0.1:PORT --scenario LIST --server-pid PID --label SERVER --round N ${quick_flag[*]} -o json"

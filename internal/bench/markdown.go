@@ -166,7 +166,9 @@ var methodNotes = []string{
 		"data directory (filesystem storage; Berth's metadata in SQLite), Berth scale-out on a fresh PostgreSQL " +
 		"cluster and a fresh versitygw (S3, posix backend) with an empty bucket. Each round runs Distribution, " +
 		"Berth, then Berth scale-out, and every figure is the median over the rounds (the per-round values are " +
-		"listed in each table).",
+		"listed in each table). Before each round `scripts/bench.sh` runs `sync` (so that no round pays for the " +
+		"writeback, or the discards, of data an earlier round wrote or deleted) and waits until the 1-minute load " +
+		"average is below 0.5.",
 	"**Durability differs:** Distribution's filesystem driver does not fsync what it writes; Berth embedded " +
 		"fsyncs blob data and its directory before the metadata that points at it commits (SQLite in WAL mode, " +
 		"synchronous=FULL). Distribution's figures therefore include no fsync cost. Berth scale-out's PostgreSQL " +
