@@ -29,6 +29,12 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrUnsupported means the request asks for something Berth does not do.
 	ErrUnsupported = errors.New("unsupported")
+	// ErrUnauthenticated means the caller presented no credentials, or
+	// credentials that are wrong, expired or revoked.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrTooManyRequests means the caller must slow down (for example after
+	// too many failed logins) and may retry later.
+	ErrTooManyRequests = errors.New("too many requests")
 )
 
 // NotFound returns an error of class ErrNotFound with a formatted message.
@@ -54,6 +60,16 @@ func TooLarge(format string, args ...any) error { return wrap(ErrTooLarge, forma
 
 // Unsupported returns an error of class ErrUnsupported.
 func Unsupported(format string, args ...any) error { return wrap(ErrUnsupported, format, args...) }
+
+// Unauthenticated returns an error of class ErrUnauthenticated.
+func Unauthenticated(format string, args ...any) error {
+	return wrap(ErrUnauthenticated, format, args...)
+}
+
+// TooManyRequests returns an error of class ErrTooManyRequests.
+func TooManyRequests(format string, args ...any) error {
+	return wrap(ErrTooManyRequests, format, args...)
+}
 
 // Wrap returns an error of class class that keeps cause for errors.Is and
 // errors.As, with a formatted message followed by the cause's.

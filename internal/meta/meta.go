@@ -252,6 +252,7 @@ type Querier interface {
 	Manifests
 	Tags
 	Uploads
+	AccessQuerier
 }
 
 // Store is a metadata backend.

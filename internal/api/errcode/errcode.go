@@ -136,6 +136,10 @@ func From(err error) *Error {
 		return New(Unsupported, err)
 	case errors.Is(err, errdefs.ErrUnavailable):
 		return New(Unavailable, err)
+	case errors.Is(err, errdefs.ErrUnauthenticated):
+		return New(Unauthorized, err)
+	case errors.Is(err, errdefs.ErrTooManyRequests):
+		return New(TooManyRequests, err)
 	}
 	return &Error{Code: Internal, Err: err}
 }
