@@ -23,6 +23,11 @@
 // database's change feed, then merely frees the bytes of deleted manifests
 // early. Single-process mode caches whole answers, with a TTL as a safety
 // net.
+//
+// Access-control data (users, projects, members, robots, signing keys, the
+// audit log) is never cached: those calls go straight to the wrapped store,
+// so a revoked robot or removed member takes effect at once on every
+// replica.
 package cache
 
 import (

@@ -22,6 +22,16 @@
 //	  ├── tag_history (id, repository_id, tag, digest, previous, at)
 //	  └── uploads (id, repository_id, byte_offset, state, started_at, updated_at, expires_at)
 //
+// Access control (00002) names repositories by their first path component,
+// the project, not by foreign key:
+//
+//	users (id, name UNIQUE, …, issuer, subject)        UNIQUE (issuer, subject) WHERE issuer <> ''
+//	projects (id, name UNIQUE, public, created_at, created_by)
+//	  ├── project_members (project_id, kind, name, role)  ON DELETE CASCADE, index (kind, name)
+//	  └── robots (id, name UNIQUE, project_id NULL for system robots, permissions JSON, …)
+//	signing_keys (id, algorithm, private_key, created_at, retired_at)
+//	audit_log (id, at, actor, action, project, resource, outcome, …)  indexes (at, id), (project, id), (actor, id)
+//
 // # Two connection pools
 //
 // SQLite lets one writer in at a time. Were writers to share a pool, two

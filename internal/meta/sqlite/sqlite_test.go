@@ -75,8 +75,9 @@ func schemaTables(t *testing.T, db *sql.DB) []string {
 }
 
 var wantTables = []string{
-	"blob_leases", "blobs", "goose_db_version", "manifest_refs", "manifests",
-	"repositories", "repository_blobs", "tag_history", "tags", "uploads",
+	"audit_log", "blob_leases", "blobs", "goose_db_version", "manifest_refs", "manifests",
+	"project_members", "projects", "repositories", "repository_blobs", "robots",
+	"signing_keys", "tag_history", "tags", "uploads", "users",
 }
 
 // rawDB opens path as the writer pool does, without a Store.
