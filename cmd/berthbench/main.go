@@ -52,6 +52,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, "  berthbench show FILE...               print JSON results as tables")
 			fmt.Fprintln(stdout, "  berthbench selfcheck [flags]          measure the tool's own generate/hash/send speed")
 			fmt.Fprintln(stdout, "  berthbench raws3 --endpoint URL       measure an S3 server itself with the blob scenarios' payloads")
+			fmt.Fprintln(stdout, "")
+			fmt.Fprintln(stdout, "A registry with access control: set BERTHBENCH_USERNAME and BERTHBENCH_PASSWORD")
+			fmt.Fprintln(stdout, "(sent as HTTP Basic credentials with every request).")
 			return exitOK
 		}
 	}

@@ -138,6 +138,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return exitFatal
 	}
 	defer client.Close()
+	if user := os.Getenv("BERTHBENCH_USERNAME"); user != "" {
+		client.SetBasicAuth(user, os.Getenv("BERTHBENCH_PASSWORD"))
+	}
 	level := slog.LevelWarn
 	if f.verbose {
 		level = slog.LevelInfo

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -39,6 +40,15 @@ var manifestAccept = strings.Join([]string{
 type Client struct {
 	base *url.URL
 	hc   *http.Client
+	// auth is the Authorization header of every request ("" for none).
+	auth string
+}
+
+// SetBasicAuth makes every request carry HTTP Basic credentials (a
+// registry with access control, such as Berth; one without ignores them).
+// Call it before the client is used.
+func (c *Client) SetBasicAuth(user, password string) {
+	c.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
 // NewClient returns a Client for the registry at rawURL (scheme and host,
@@ -134,6 +144,9 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 	}
 	for k, v := range r.header {
 		req.Header[k] = v
+	}
+	if c.auth != "" {
+		req.Header.Set("Authorization", c.auth)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

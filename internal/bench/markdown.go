@@ -131,7 +131,7 @@ func writeRounds(b *strings.Builder, c *Comparison) {
 	if len(c.Reports) == 0 {
 		return
 	}
-	b.WriteString("Rounds, in the order they ran (1-minute load average at start → end; above ~0.5 other work was competing):\n\n")
+	b.WriteString("Rounds, in the order they ran (1-minute load average at start → end; above ~1 at the start, other work was competing):\n\n")
 	b.WriteString("| server | round | started (UTC) | load average |\n|---|---:|---|---|\n")
 	reps := slices.Clone(c.Reports)
 	slices.SortStableFunc(reps, func(x, y Report) int { return x.Started.Compare(y.Started) })
@@ -168,7 +168,7 @@ var methodNotes = []string{
 		"Berth, then Berth scale-out, and every figure is the median over the rounds (the per-round values are " +
 		"listed in each table). Before each round `scripts/bench.sh` runs `sync` (so that no round pays for the " +
 		"writeback, or the discards, of data an earlier round wrote or deleted) and waits until the 1-minute load " +
-		"average is below 0.5.",
+		"average is below `BENCH_QUIET_LOAD` (default 1.0).",
 	"**Durability differs:** Distribution's filesystem driver does not fsync what it writes; Berth embedded " +
 		"fsyncs blob data and its directory before the metadata that points at it commits (SQLite in WAL mode, " +
 		"synchronous=FULL). Distribution's figures therefore include no fsync cost. Berth scale-out's PostgreSQL " +
