@@ -42,6 +42,12 @@ func Run(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Uploads", uploadTests()},
 		{"Tx", txTests()},
 		{"Store", storeTests()},
+		{"Users", userTests()},
+		{"Projects", projectTests()},
+		{"Robots", robotTests()},
+		{"SigningKeys", signingKeyTests()},
+		{"Audit", auditTests()},
+		{"AccessTx", accessTxTests()},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
