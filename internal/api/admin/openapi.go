@@ -1,0 +1,259 @@
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/berth-registry/berth/internal/access"
+	"github.com/berth-registry/berth/internal/api/admin/wire"
+)
+
+// operation describes one route for the OpenAPI document. The table is
+// written apart from routes() so a test can check that the two agree.
+type operation struct {
+	method, path, id, tag, summary string
+	query                          []param
+	body                           any // a wire value, or nil
+	status                         int // success status
+	resp                           any // a wire value, or nil for no body
+	// jsonl marks a JSON-lines response.
+	jsonl  bool
+	errors []int
+	public bool
+}
+
+// param is a query parameter (always a string).
+type param struct{ name, doc string }
+
+var (
+	pageParams = []param{
+		{"after", "return the entries named after this one (the next cursor of the previous page)"},
+		{"limit", "page size, 1 to 1000 (default 100)"},
+	}
+	auditParams = []param{
+		{"actor", "only events of this user or robot"},
+		{"action", "only this action, e.g. artifact.push, login, member.put"},
+		{"project", "only events of this project"},
+		{"outcome", "success, failure or denied"},
+		{"resource", "only resources starting with this prefix"},
+		{"since", "only events at or after this RFC 3339 time"},
+		{"until", "only events before this RFC 3339 time"},
+		{"before", "only events older than this id (the next cursor of the previous page)"},
+		{"limit", "page size, 1 to 1000 (default 100; for the export: the total, default all)"},
+	}
+)
+
+// Errors most routes can answer, besides their own.
+var (
+	readErrors  = []int{401, 403, 404, 429}
+	writeErrors = []int{400, 401, 403, 404, 409, 413, 429}
+)
+
+// operations lists what the API offers, in document order.
+func operations() []operation {
+	return []operation{
+		{method: "GET", path: "/api/v1/openapi.json", id: "getOpenAPI", tag: "meta", summary: "This document.", status: 200, public: true},
+		{method: "GET", path: "/api/v1/me", id: "getMe", tag: "meta", summary: "Who the caller is: a user's roles, or a robot's permissions.", status: 200, resp: wire.Me{}, errors: []int{401, 429}},
+
+		{method: "GET", path: "/api/v1/users", id: "listUsers", tag: "users", summary: "List users in name order (system administrators).", query: pageParams, status: 200, resp: wire.UserList{}, errors: []int{400, 401, 403, 429}},
+		{method: "POST", path: "/api/v1/users", id: "createUser", tag: "users", summary: "Create a local user (system administrators).", body: wire.NewUser{}, status: 201, resp: wire.User{}, errors: writeErrors},
+		{method: "GET", path: "/api/v1/users/{name}", id: "getUser", tag: "users", summary: "Get a user.", status: 200, resp: wire.User{}, errors: readErrors},
+		{method: "PATCH", path: "/api/v1/users/{name}", id: "updateUser", tag: "users", summary: "Change a user's email, password, system-administrator flag or disabled flag; users may change their own password.", body: wire.UserChange{}, status: 200, resp: wire.User{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/users/{name}", id: "deleteUser", tag: "users", summary: "Delete a user (never the last system administrator).", status: 204, errors: []int{401, 403, 404, 409, 429}},
+		{method: "POST", path: "/api/v1/users/{name}/cli-secret", id: "resetCLISecret", tag: "users", summary: "Generate a new CLI secret for a user, replacing the old one; shown once.", status: 200, resp: wire.Secret{}, errors: readErrors},
+
+		{method: "GET", path: "/api/v1/projects", id: "listProjects", tag: "projects", summary: "List the projects the caller can see, in name order.", query: pageParams, status: 200, resp: wire.ProjectList{}, errors: []int{400, 401, 429}},
+		{method: "POST", path: "/api/v1/projects", id: "createProject", tag: "projects", summary: "Create a project.", body: wire.NewProject{}, status: 201, resp: wire.Project{}, errors: writeErrors},
+		{method: "GET", path: "/api/v1/projects/{name}", id: "getProject", tag: "projects", summary: "Get a project (404 when the caller cannot see it).", status: 200, resp: wire.Project{}, errors: readErrors},
+		{method: "PATCH", path: "/api/v1/projects/{name}", id: "updateProject", tag: "projects", summary: "Make a project public or private.", body: wire.ProjectChange{}, status: 200, resp: wire.Project{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/projects/{name}", id: "deleteProject", tag: "projects", summary: "Delete a project, its members and robots (409 while a repository holds a manifest).", status: 204, errors: []int{401, 403, 404, 409, 429}},
+		{method: "GET", path: "/api/v1/projects/{name}/members", id: "listMembers", tag: "members", summary: "List a project's members, users then groups.", status: 200, resp: wire.MemberList{}, errors: readErrors},
+		{method: "PUT", path: "/api/v1/projects/{name}/members", id: "putMember", tag: "members", summary: "Grant a role to a user or group, replacing a role it held.", body: wire.Member{}, status: 200, resp: wire.Member{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/projects/{name}/members/{kind}/{member}", id: "deleteMember", tag: "members", summary: "Remove a member (kind: user or group).", status: 204, errors: []int{400, 401, 403, 404, 429}},
+
+		{method: "GET", path: "/api/v1/robots", id: "listSystemRobots", tag: "robots", summary: "List system robots (system administrators).", status: 200, resp: wire.RobotList{}, errors: readErrors},
+		{method: "POST", path: "/api/v1/robots", id: "createSystemRobot", tag: "robots", summary: "Create a system robot; the secret is shown once.", body: wire.NewRobot{}, status: 201, resp: wire.CreatedRobot{}, errors: writeErrors},
+		{method: "GET", path: "/api/v1/projects/{name}/robots", id: "listProjectRobots", tag: "robots", summary: "List a project's robots.", status: 200, resp: wire.RobotList{}, errors: readErrors},
+		{method: "POST", path: "/api/v1/projects/{name}/robots", id: "createProjectRobot", tag: "robots", summary: "Create a project robot; the secret is shown once.", body: wire.NewRobot{}, status: 201, resp: wire.CreatedRobot{}, errors: writeErrors},
+		{method: "GET", path: "/api/v1/robots/{robotname}", id: "getRobot", tag: "robots", summary: "Get a robot by its account name.", status: 200, resp: wire.Robot{}, errors: readErrors},
+		{method: "PATCH", path: "/api/v1/robots/{robotname}", id: "updateRobot", tag: "robots", summary: "Change a robot's description, permissions, expiry or disabled flag.", body: wire.RobotChange{}, status: 200, resp: wire.Robot{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/robots/{robotname}", id: "deleteRobot", tag: "robots", summary: "Delete a robot.", status: 204, errors: readErrors},
+		{method: "POST", path: "/api/v1/robots/{robotname}/secret", id: "regenerateRobotSecret", tag: "robots", summary: "Generate a new secret for a robot, replacing the old one; shown once.", status: 200, resp: wire.Secret{}, errors: readErrors},
+
+		{method: "GET", path: "/api/v1/audit", id: "listAudit", tag: "audit", summary: "Page through the audit log, newest first; the next page is the next cursor (also in a Link header).", query: auditParams, status: 200, resp: wire.AuditList{}, errors: []int{400, 401, 403, 429, 503}},
+		{method: "GET", path: "/api/v1/audit/export", id: "exportAudit", tag: "audit", summary: "Export the audit log as JSON lines, newest first.", query: auditParams, status: 200, resp: wire.AuditEvent{}, jsonl: true, errors: []int{400, 401, 403, 429, 503}},
+	}
+}
+
+var (
+	docOnce sync.Once
+	docJSON []byte
+)
+
+// openAPI serves the document.
+func (h *Handler) openAPI(w http.ResponseWriter, _ *http.Request, _ access.Principal) error {
+	docOnce.Do(func() { docJSON = mustJSON(OpenAPI()) })
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(docJSON)))
+	_, _ = w.Write(docJSON)
+	return nil
+}
+
+// mustJSON encodes the document (maps and slices of plain values cannot
+// fail to encode).
+func mustJSON(v any) []byte {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		panic("openapi: " + err.Error())
+	}
+	return append(b, '\n')
+}
+
+// OpenAPI returns the OpenAPI 3.1 document of the admin API, ready to be
+// encoded as JSON (maps, so the encoding sorts keys and is stable).
+func OpenAPI() map[string]any {
+	schemas := map[string]any{}
+	paths := map[string]any{}
+	for _, op := range operations() {
+		item, _ := paths[op.path].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[op.path] = item
+		}
+		item[strings.ToLower(op.method)] = op.document(schemas)
+	}
+	schemas["Errors"] = schemaOf(reflect.TypeFor[wire.Errors](), schemas)
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":       "Berth admin API",
+			"version":     "v1",
+			"description": "Users, projects, members, robot accounts and the audit log of a Berth registry. Every operation but this document needs HTTP Basic credentials (a password, a CLI secret or a robot secret).",
+		},
+		"servers":    []any{map[string]any{"url": "/"}},
+		"security":   []any{map[string]any{"basic": []any{}}},
+		"paths":      paths,
+		"components": map[string]any{"schemas": schemas, "securitySchemes": map[string]any{"basic": map[string]any{"type": "http", "scheme": "basic"}}},
+	}
+}
+
+var pathParam = regexp.MustCompile(`\{([a-z]+)\}`)
+
+// document returns op as an OpenAPI operation object, adding the schemas it
+// names to schemas.
+func (op operation) document(schemas map[string]any) map[string]any {
+	var params []any
+	for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
+		params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+	}
+	for _, q := range op.query {
+		params = append(params, map[string]any{"name": q.name, "in": "query", "description": q.doc, "schema": map[string]any{"type": "string"}})
+	}
+	out := map[string]any{"operationId": op.id, "summary": op.summary, "tags": []any{op.tag}}
+	if len(params) > 0 {
+		out["parameters"] = params
+	}
+	if op.public {
+		out["security"] = []any{}
+	}
+	if op.body != nil {
+		out["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+			"application/json": map[string]any{"schema": schemaRef(reflect.TypeOf(op.body), schemas)},
+		}}
+	}
+	ok := map[string]any{"description": http.StatusText(op.status)}
+	switch {
+	case op.jsonl:
+		ok["content"] = map[string]any{"application/jsonl": map[string]any{"schema": schemaRef(reflect.TypeOf(op.resp), schemas)}}
+	case op.resp != nil:
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaRef(reflect.TypeOf(op.resp), schemas)}}
+	case op.public:
+		ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}
+	}
+	responses := map[string]any{strconv.Itoa(op.status): ok}
+	for _, code := range op.errors {
+		responses[strconv.Itoa(code)] = map[string]any{
+			"description": http.StatusText(code),
+			"content":     map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Errors"}}},
+		}
+	}
+	out["responses"] = responses
+	return out
+}
+
+// schemaRef returns a $ref to t's schema, adding it to schemas.
+func schemaRef(t reflect.Type, schemas map[string]any) map[string]any {
+	if _, ok := schemas[t.Name()]; !ok {
+		schemas[t.Name()] = nil // break cycles
+		schemas[t.Name()] = schemaOf(t, schemas)
+	}
+	return map[string]any{"$ref": "#/components/schemas/" + t.Name()}
+}
+
+// schemaOf returns the JSON Schema of a wire type: objects from structs
+// (json tags name the properties; fields without omitempty are required),
+// with embedded structs flattened and named structs referenced.
+func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return map[string]any{"type": "string"}
+	case reflect.Bool:
+		return map[string]any{"type": "boolean"}
+	case reflect.Int, reflect.Int64:
+		return map[string]any{"type": "integer"}
+	case reflect.Slice:
+		item := t.Elem()
+		if item.Kind() == reflect.Struct {
+			return map[string]any{"type": "array", "items": schemaRef(item, schemas)}
+		}
+		return map[string]any{"type": "array", "items": schemaOf(item, schemas)}
+	case reflect.Struct:
+		props := map[string]any{}
+		var required []any
+		addFields(t, props, &required, schemas)
+		s := map[string]any{"type": "object", "properties": props, "additionalProperties": false}
+		if len(required) > 0 {
+			s["required"] = required
+		}
+		return s
+	}
+	panic("openapi: no schema for " + t.String())
+}
+
+func addFields(t reflect.Type, props map[string]any, required *[]any, schemas map[string]any) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous {
+			addFields(f.Type, props, required, schemas)
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case ft.Kind() == reflect.Struct:
+			props[name] = schemaRef(ft, schemas)
+		case ft.Kind() == reflect.String && (name == "at" || strings.HasSuffix(name, "_at")):
+			// Times are RFC 3339 strings ("" when unknown or never).
+			props[name] = map[string]any{"type": "string", "format": "date-time"}
+		default:
+			props[name] = schemaOf(ft, schemas)
+		}
+		if !strings.Contains(opts, "omitempty") {
+			*required = append(*required, name)
+		}
+	}
+}
