@@ -187,3 +187,11 @@ func (h *Handler) wrap(rt route) http.Handler {
 		}
 	})
 }
+
+// rolesOf returns the project roles of user p.
+func (h *Handler) rolesOf(ctx context.Context, p access.Principal) ([]meta.ProjectRole, error) {
+	if h.opts.Roles == nil {
+		return nil, errdefs.Unavailable("the admin API was set up without Options.Roles (pass the meta.Store)")
+	}
+	return h.opts.Roles.RolesOf(ctx, p.Name, p.Groups)
+}

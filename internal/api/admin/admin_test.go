@@ -371,3 +371,21 @@ func TestRouting(t *testing.T) {
 		{name: "openapi is public", as: anon, method: "GET", path: "/api/v1/openapi.json", status: 200},
 	})
 }
+
+// TestRateLimited checks that repeated bad passwords end in 429, as the
+// authenticator limits failed logins per account.
+func TestRateLimited(t *testing.T) {
+	s := world(t)
+	var last response
+	for range 12 {
+		if last = send(t, s, badPass, "GET", "/api/v1/me", nil); last.status == http.StatusTooManyRequests {
+			break
+		}
+	}
+	if last.status != http.StatusTooManyRequests || last.errCode() != "TOO_MANY_REQUESTS" || last.header.Get("Retry-After") == "" {
+		t.Errorf("after repeated failures: %d %s", last.status, last.body)
+	}
+	if r := send(t, s, alice, "GET", "/api/v1/me", nil); r.status != http.StatusTooManyRequests {
+		t.Errorf("the right password while locked out: %d, want 429", r.status)
+	}
+}

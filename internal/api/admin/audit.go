@@ -172,7 +172,7 @@ func (h *Handler) auditProjects(ctx context.Context, p access.Principal) ([]stri
 	if p.Kind != access.UserKind {
 		return nil, nil // robots are never given access.ReadAudit
 	}
-	roles, err := h.opts.Roles.RolesOf(ctx, p.Name, p.Groups)
+	roles, err := h.rolesOf(ctx, p)
 	if err != nil {
 		return nil, err
 	}

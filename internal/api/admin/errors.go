@@ -53,6 +53,10 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		}
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Basic realm="berth"`)
+	case http.StatusTooManyRequests:
+		// The limiter does not say when its window ends; a minute is what
+		// /v2 tells clients too.
+		w.Header().Set("Retry-After", "60")
 	}
 	h.writeStatus(w, r, status, code, msg)
 }

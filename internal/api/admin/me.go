@@ -13,7 +13,7 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request, p access.Principal)
 	out := wire.Me{Kind: string(p.Kind), Name: p.Name, SysAdmin: p.SysAdmin, Groups: p.Groups}
 	switch p.Kind {
 	case access.UserKind:
-		roles, err := h.opts.Roles.RolesOf(r.Context(), p.Name, p.Groups)
+		roles, err := h.rolesOf(r.Context(), p)
 		if err != nil {
 			return err
 		}
