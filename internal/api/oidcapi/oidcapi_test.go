@@ -19,6 +19,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/api/oidcapi"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/auth/secret"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
@@ -203,6 +204,10 @@ func TestSignInIssuesCLISecretOnce(t *testing.T) {
 	if !secret.VerifySecret(u.CLISecretHash, first) {
 		t.Error("the CLI secret shown does not match the stored hash")
 	}
+	authn := auth.NewAuthenticator(e.store, auth.AuthOptions{})
+	if p, err := authn.Password(context.Background(), "alice", first, "127.0.0.1"); err != nil || p.Name != "alice" {
+		t.Errorf("docker login with the CLI secret: principal %+v, err %v", p, err)
+	}
 	got := struct {
 		Issuer, Subject, Email string
 		Groups                 []string
@@ -236,6 +241,12 @@ func TestSignInIssuesCLISecretOnce(t *testing.T) {
 	hash := e.user(t, "alice").CLISecretHash
 	if !secret.VerifySecret(hash, second) || secret.VerifySecret(hash, first) {
 		t.Error("after a reset only the new CLI secret should verify")
+	}
+	if _, err := authn.Password(context.Background(), "alice", first, "127.0.0.1"); !errors.Is(err, errdefs.ErrUnauthenticated) {
+		t.Errorf("login with the replaced CLI secret: err %v, want unauthenticated", err)
+	}
+	if _, err := authn.Password(context.Background(), "alice", second, "127.0.0.1"); err != nil {
+		t.Errorf("login with the new CLI secret: %v", err)
 	}
 }
 
