@@ -52,6 +52,50 @@ func (s *Service) ListRepositories(ctx context.Context, last string, n int) (nam
 	return names, false, nil
 }
 
+// visibleBatch is the fewest names ListVisibleRepositories reads per query.
+var visibleBatch = 256
+
+// ListVisibleRepositories is ListRepositories for a caller who may see only
+// some repositories: it returns up to n names after last, in byte order, for
+// which visible is true, and whether more visible names follow. It reads
+// the store a page at a time and filters each page, so a caller who sees
+// few repositories still gets full pages, and a page after last resumes
+// where the previous one ended whatever was filtered out.
+func (s *Service) ListVisibleRepositories(ctx context.Context, last string, n int, visible func(repo string) bool) (names []string, more bool, err error) {
+	defer errdefs.Wrapf(&err, "list repositories")
+	names = []string{}
+	if n <= 0 {
+		return names, false, nil
+	}
+	// One more than the caller wants tells whether more follow; reading at
+	// least a few hundred names per query keeps the number of round trips
+	// low when most names are filtered out.
+	batch := max(n+1, visibleBatch)
+	after := last
+	for {
+		page, err := s.meta.ListRepositories(ctx, after, batch)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, name := range page {
+			if !visible(name) {
+				continue
+			}
+			if len(names) == n {
+				return names, true, nil
+			}
+			names = append(names, name)
+		}
+		if len(page) < batch {
+			return names, false, nil
+		}
+		after = page[len(page)-1]
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+	}
+}
+
 // Referrers returns descriptors of the manifests in repository repo whose
 // subject is subject, filtered to artifactType when it is not "". An
 // unknown repository has no referrers (the spec forbids a 404 here).

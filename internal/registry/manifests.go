@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/manifest"
 	"github.com/berth-registry/berth/internal/meta"
@@ -33,12 +34,17 @@ type ManifestPushed struct {
 	Subject digest.Digest
 	// Tags are the tags now pointing at it from this push.
 	Tags []string
+	// Previous maps each tag of Tags that moved (pointed at another
+	// manifest before this push) to the digest it pointed at. Tags that are
+	// new or already pointed here are absent.
+	Previous map[string]digest.Digest
 }
 
 // PutManifest validates and stores a manifest, and points its tags at it,
 // in one transaction. Every blob and child manifest it names must already
 // be in the repository (MissingReferencesError); a push by digest must
-// match the body (DigestMismatchError).
+// match the body (DigestMismatchError). The manifest is recorded as pushed
+// by the principal in ctx (access.PrincipalFrom; "" when anonymous).
 func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *ManifestPushed, err error) {
 	defer errdefs.Wrapf(&err, "put manifest %s:%s", p.Repository, p.Reference)
 	if err := ref.ValidRepository(p.Repository); err != nil {
@@ -75,7 +81,10 @@ func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *Manifest
 		return nil, err
 	}
 	row, refs := s.manifestRow(m, dgst, p.Body)
+	row.PushedBy = access.PrincipalFrom(ctx).Name
+	var previous map[string]digest.Digest
 	err = s.meta.WithTx(ctx, func(tx meta.Querier) error {
+		previous = nil // a retried transaction starts over
 		repo, err := tx.EnsureRepository(ctx, p.Repository)
 		if err != nil {
 			return err
@@ -88,8 +97,15 @@ func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *Manifest
 			return err
 		}
 		for _, t := range tags {
-			if _, err := tx.PutTag(ctx, repo.ID, t, dgst); err != nil {
+			prev, err := tx.PutTag(ctx, repo.ID, t, dgst)
+			if err != nil {
 				return err
+			}
+			if prev != "" && prev != dgst {
+				if previous == nil {
+					previous = make(map[string]digest.Digest)
+				}
+				previous[t] = prev
 			}
 		}
 		return nil
@@ -97,7 +113,7 @@ func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *Manifest
 	if err != nil {
 		return nil, err
 	}
-	return &ManifestPushed{Digest: dgst, Subject: row.Subject, Tags: tags}, nil
+	return &ManifestPushed{Digest: dgst, Subject: row.Subject, Tags: tags, Previous: previous}, nil
 }
 
 // manifestRow builds the stored row and reference edges of a parsed
