@@ -76,5 +76,6 @@ func (h *Handler) deleteBlob(w http.ResponseWriter, r *http.Request, rt route) e
 		return err
 	}
 	writeEmpty(w, http.StatusAccepted)
+	h.audit(r, "blob.delete", rt.name, rt.name+"@"+dgst.String(), "")
 	return nil
 }

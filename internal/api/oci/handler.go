@@ -3,9 +3,15 @@
 // handler (one file per resource) that parses the request, calls the
 // registry service and writes the response. Errors are returned, never
 // written by hand; writeError picks the spec's code for the resource.
+//
+// Before any handler runs, the Guard of Options (guard.go) admits the
+// request for what its route needs, so a refused caller learns nothing
+// about what the repository holds; the handlers record what succeeded in
+// the audit log.
 package oci
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -15,6 +21,7 @@ import (
 	"github.com/berth-registry/berth/internal/api/errcode"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/httprange"
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/ref"
 	"github.com/berth-registry/berth/internal/registry"
 )
@@ -24,6 +31,12 @@ type Options struct {
 	// MaxPageSize caps n in tag and catalog listings, and is the page size
 	// when a client gives none.
 	MaxPageSize int
+	// Guard admits requests; nil admits everything (unit tests of the
+	// handlers, a registry without access control).
+	Guard Guard
+	// Audit records registry events (pulls, pushes, deletes); nil records
+	// nothing.
+	Audit func(ctx context.Context, e meta.AuditEvent)
 }
 
 // Handler serves /v2/.
@@ -61,6 +74,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		errcode.Write(w, r, errcode.Newf(errcode.Unsupported, r.Method+" is not supported here; allowed: "+allowed[rt.kind]))
 		return
 	}
+	admitted, err := h.admit(w, r, rt)
+	if err != nil {
+		h.writeError(w, r, rt, err)
+		return
+	}
+	r = admitted
 	if err := fn(w, r, rt); err != nil {
 		h.writeError(w, r, rt, err)
 	}

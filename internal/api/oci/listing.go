@@ -59,7 +59,13 @@ func (h *Handler) catalog(w http.ResponseWriter, r *http.Request, _ route) error
 	if err != nil {
 		return err
 	}
-	names, more, err := h.svc.ListRepositories(r.Context(), last, n)
+	var names []string
+	var more bool
+	if visible := h.visible(r); visible != nil {
+		names, more, err = h.svc.ListVisibleRepositories(r.Context(), last, n, visible)
+	} else {
+		names, more, err = h.svc.ListRepositories(r.Context(), last, n)
+	}
 	if err != nil {
 		return err
 	}

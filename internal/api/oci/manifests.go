@@ -6,8 +6,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/berth-registry/berth/internal/errdefs"
+	"github.com/berth-registry/berth/internal/ref"
 	"github.com/berth-registry/berth/internal/registry"
 )
 
@@ -31,6 +33,11 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, rt route) 
 	w.WriteHeader(http.StatusOK)
 	if !head {
 		_, _ = w.Write(m.Content)
+		detail := ""
+		if rt.arg != m.Digest.String() {
+			detail = "tag " + rt.arg
+		}
+		h.audit(r, "artifact.pull", rt.name, rt.name+"@"+m.Digest.String(), detail)
 	}
 	return nil
 }
@@ -70,6 +77,7 @@ func (h *Handler) putManifest(w http.ResponseWriter, r *http.Request, rt route) 
 		hdr.Add("OCI-Tag", t)
 	}
 	writeEmpty(w, http.StatusCreated)
+	h.audit(r, "artifact.push", rt.name, rt.name+"@"+res.Digest.String(), pushDetail(res))
 	return nil
 }
 
@@ -80,5 +88,24 @@ func (h *Handler) deleteManifest(w http.ResponseWriter, r *http.Request, rt rout
 		return err
 	}
 	writeEmpty(w, http.StatusAccepted)
+	if tag, _, _ := ref.ParseReference(rt.arg); tag != "" {
+		h.audit(r, "tag.delete", rt.name, rt.name+":"+tag, "")
+	} else {
+		h.audit(r, "artifact.delete", rt.name, rt.name+"@"+rt.arg, "")
+	}
 	return nil
+}
+
+// pushDetail describes the tags a push pointed at the manifest, saying
+// where the ones that moved pointed before: "tag v1: sha256:… -> sha256:…".
+func pushDetail(res *registry.ManifestPushed) string {
+	var parts []string
+	for _, t := range res.Tags {
+		if prev, ok := res.Previous[t]; ok {
+			parts = append(parts, fmt.Sprintf("tag %s: %s -> %s", t, prev, res.Digest))
+		} else {
+			parts = append(parts, "tag "+t)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
