@@ -5,7 +5,11 @@
 // Blobs are streamed from the source blob store into the destination one,
 // verified against their digest on the way in, and recorded only once their
 // bytes are durable. Metadata follows in dependency order (repositories,
-// blobs, links, leases, manifests children first, tags). Every step is
+// blobs, links, leases, manifests children first, tags), then access
+// control: users, projects with their members, robots and the audit log.
+// Projects are matched by name, and a user or robot the destination already
+// has under the same name is overwritten with the source's record. Signing
+// keys are not copied: the destination makes its own. Every step is
 // idempotent, so an interrupted transfer is finished by running it again.
 // Writers must be stopped while it runs: the source is read without a
 // global snapshot.
@@ -16,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,13 +72,20 @@ type Report struct {
 	Leases      int64 `json:"leases"`
 	Manifests   int64 `json:"manifests"`
 	Tags        int64 `json:"tags"`
+	// Users, Projects, Members, Robots and AuditEvents count the access
+	// records loaded, whether they were new to the destination or not.
+	Users       int64 `json:"users"`
+	Projects    int64 `json:"projects"`
+	Members     int64 `json:"members"`
+	Robots      int64 `json:"robots"`
+	AuditEvents int64 `json:"audit_events"`
 	// Phase is what the transfer is doing: "blobs", "metadata", "done".
 	Phase string `json:"phase"`
 }
 
 // Run transfers everything from src to dst.
 func Run(ctx context.Context, src Source, dst Dest, opts Options) (Report, error) {
-	t := &transfer{src: src, dst: dst, opts: opts, repos: map[string]int64{}}
+	t := &transfer{src: src, dst: dst, opts: opts, repos: map[string]int64{}, projects: map[string]int64{}}
 	if t.opts.Workers <= 0 {
 		t.opts.Workers = 4
 	}
@@ -88,8 +100,13 @@ func Run(ctx context.Context, src Source, dst Dest, opts Options) (Report, error
 			t.blobsTotal, t.bytesTotal = st.Blobs, st.BlobBytes
 		}
 	}
+	seen, err := lastAuditID(ctx, dst.Meta)
+	if err != nil {
+		return t.report(), err
+	}
+	t.auditSeen = seen
 	stop := t.reportEvery(ctx)
-	err := t.run(ctx)
+	err = t.run(ctx)
 	stop()
 	rep := t.report()
 	if err == nil {
@@ -106,11 +123,19 @@ type transfer struct {
 	dst   Dest
 	opts  Options
 	repos map[string]int64
+	// projects maps names to the destination's IDs, for projects loaded by
+	// committed transactions.
+	projects map[string]int64
+	// auditSeen is the destination's newest audit event ID before the
+	// transfer started: events up to it may be copies of the source's.
+	auditSeen int64
 
 	phase                                  atomic.Value
 	blobsTotal, bytesTotal                 int64
 	nRepos, nBlobs, nCopied, nBytes        atomic.Int64
 	nLinks, nLeases, nManifests, nTagsDone atomic.Int64
+	nUsers, nProjects, nMembers, nRobots   atomic.Int64
+	nAudit                                 atomic.Int64
 }
 
 func (t *transfer) report() Report {
@@ -119,7 +144,8 @@ func (t *transfer) report() Report {
 		Repositories: t.nRepos.Load(), Blobs: t.nBlobs.Load(), BlobsTotal: t.blobsTotal,
 		BlobsCopied: t.nCopied.Load(), BytesCopied: t.nBytes.Load(), BytesTotal: t.bytesTotal,
 		Links: t.nLinks.Load(), Leases: t.nLeases.Load(), Manifests: t.nManifests.Load(), Tags: t.nTagsDone.Load(),
-		Phase: phase,
+		Users: t.nUsers.Load(), Projects: t.nProjects.Load(), Members: t.nMembers.Load(), Robots: t.nRobots.Load(),
+		AuditEvents: t.nAudit.Load(), Phase: phase,
 	}
 }
 
@@ -156,15 +182,18 @@ func (t *transfer) run(ctx context.Context) error {
 		if len(batch) == 0 {
 			return nil
 		}
+		var st *txState
 		err := t.dst.Meta.WithTx(ctx, func(tx meta.Querier) error {
+			st = &txState{tx: tx, projects: map[string]int64{}}
 			for _, rec := range batch {
-				if err := t.load(ctx, tx, rec); err != nil {
+				if err := t.load(ctx, st, rec); err != nil {
 					return err
 				}
 			}
-			return nil
+			return t.appendAudit(ctx, st)
 		})
 		if err == nil {
+			maps.Copy(t.projects, st.projects)
 			t.count(batch)
 		}
 		batch = batch[:0]
@@ -253,8 +282,10 @@ func (t *transfer) copyBytes(ctx context.Context, b meta.Blob) (err error) {
 	return nil
 }
 
-// load writes one metadata record in tx.
-func (t *transfer) load(ctx context.Context, tx meta.Querier, rec meta.Record) error {
+// load writes one metadata record in the transaction of st (audit events
+// are only collected: appendAudit writes them at the end).
+func (t *transfer) load(ctx context.Context, st *txState, rec meta.Record) error {
+	tx := st.tx
 	repo := func(name string) (int64, error) {
 		if id, ok := t.repos[name]; ok {
 			return id, nil
@@ -285,6 +316,15 @@ func (t *transfer) load(ctx context.Context, tx meta.Querier, rec meta.Record) e
 		}
 		_, err = tx.PutTag(ctx, id, rec.Tag.Tag.Name, rec.Tag.Tag.Digest)
 		return err
+	case rec.User != nil:
+		return loadUser(ctx, tx, *rec.User)
+	case rec.Project != nil:
+		return t.loadProject(ctx, st, rec.Project)
+	case rec.Robot != nil:
+		return t.loadRobot(ctx, st, rec.Robot)
+	case rec.Audit != nil:
+		st.audit = append(st.audit, *rec.Audit)
+		return nil
 	}
 	return fmt.Errorf("empty dump record")
 }
@@ -300,6 +340,15 @@ func (t *transfer) count(batch []meta.Record) {
 			t.nManifests.Add(1)
 		case rec.Tag != nil:
 			t.nTagsDone.Add(1)
+		case rec.User != nil:
+			t.nUsers.Add(1)
+		case rec.Project != nil:
+			t.nProjects.Add(1)
+			t.nMembers.Add(int64(len(rec.Project.Members)))
+		case rec.Robot != nil:
+			t.nRobots.Add(1)
+		case rec.Audit != nil:
+			t.nAudit.Add(1)
 		}
 	}
 }

@@ -25,9 +25,18 @@ const (
 		WHERE repository_id = ? AND manifest_digest = ? ORDER BY kind, child_digest`
 	dumpTagsSQL = `SELECT r.name, t.name, t.digest, t.updated_at FROM tags t
 		JOIN repositories r ON r.id = t.repository_id ORDER BY r.id, t.name`
+
+	dumpUsersSQL    = `SELECT ` + userCols + ` FROM users ORDER BY id`
+	dumpProjectsSQL = `SELECT ` + projectCols + ` FROM projects ORDER BY id`
+	dumpMembersSQL  = `SELECT project_id, kind, name, role, created_at FROM project_members
+		ORDER BY project_id, kind = 'group', name`
+	dumpRobotsSQL = `SELECT ` + robotCols + ` FROM robots ORDER BY id`
+	dumpAuditSQL  = `SELECT ` + auditCols + ` FROM audit_log ORDER BY id`
 )
 
-// Dump reads out every repository, blob, link, lease, manifest and tag.
+// Dump reads out every repository, blob, link, lease, manifest and tag,
+// then the access records (dumpAccess). Signing keys stay behind: the
+// destination makes its own.
 func (s *Store) Dump(ctx context.Context, fn func(meta.Record) error) error {
 	steps := []struct {
 		what  string
@@ -46,7 +55,102 @@ func (s *Store) Dump(ctx context.Context, fn func(meta.Record) error) error {
 			return fmt.Errorf("sqlite: dump %s: %w", st.what, err)
 		}
 	}
+	return s.dumpAccess(ctx, fn)
+}
+
+// dumpAccess reads users, projects with their members, robots and the
+// audit log in one read transaction, so that every member and robot names
+// a project of the same snapshot.
+func (s *Store) dumpAccess(ctx context.Context, fn func(meta.Record) error) error {
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: dump access records: %w", classify(err))
+	}
+	// Read-only: rolling back only ends the snapshot.
+	defer func() { _ = tx.Rollback() }()
+
+	err = dumpEach(ctx, tx, dumpUsersSQL, scanUser, func(u *meta.User) error {
+		return fn(meta.Record{User: u})
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: dump users: %w", err)
+	}
+	projects, err := dumpProjects(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("sqlite: dump projects: %w", err)
+	}
+	names := make(map[int64]string, len(projects))
+	for _, p := range projects {
+		names[p.Project.ID] = p.Project.Name
+		if err := fn(meta.Record{Project: p}); err != nil {
+			return err
+		}
+	}
+	err = dumpEach(ctx, tx, dumpRobotsSQL, scanRobot, func(r *meta.Robot) error {
+		project, ok := names[r.ProjectID]
+		if !ok && r.ProjectID != 0 {
+			return fmt.Errorf("robot %q names project %d, which does not exist", r.Name, r.ProjectID)
+		}
+		return fn(meta.Record{Robot: &meta.DumpedRobot{Project: project, Robot: *r}})
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: dump robots: %w", err)
+	}
+	err = dumpEach(ctx, tx, dumpAuditSQL, scanAudit, func(e *meta.AuditEvent) error {
+		return fn(meta.Record{Audit: e})
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: dump audit log: %w", err)
+	}
 	return nil
+}
+
+// dumpProjects reads every project with its members. Projects are few, so
+// they are held in memory while the members are matched to them.
+func dumpProjects(ctx context.Context, tx *sql.Tx) ([]*meta.DumpedProject, error) {
+	var (
+		projects []*meta.DumpedProject
+		byID     = map[int64]*meta.DumpedProject{}
+	)
+	err := dumpEach(ctx, tx, dumpProjectsSQL, scanProject, func(p *meta.Project) error {
+		dp := &meta.DumpedProject{Project: *p}
+		projects = append(projects, dp)
+		byID[p.ID] = dp
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = dumpEach(ctx, tx, dumpMembersSQL, scanMember, func(m *meta.Member) error {
+		if dp := byID[m.ProjectID]; dp != nil {
+			dp.Members = append(dp.Members, *m)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return projects, nil
+}
+
+// dumpEach runs query in tx and calls fn with each row as scan reads it,
+// stopping at the first error.
+func dumpEach[T any](ctx context.Context, tx *sql.Tx, query string, scan func(scanner) (*T, error), fn func(*T) error) error {
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return classify(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return classify(err)
+		}
+		if err := fn(v); err != nil {
+			return err
+		}
+	}
+	return classify(rows.Err())
 }
 
 func (s *Store) dumpRows(ctx context.Context, query string, scan func(*sql.Rows) (meta.Record, error), fn func(meta.Record) error) error {
