@@ -4,12 +4,16 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/berth-registry/berth/internal/auth/secret"
+	"github.com/berth-registry/berth/internal/blob/filesystem"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/postgres"
+	"github.com/berth-registry/berth/internal/pgtest"
 	"github.com/berth-registry/berth/internal/transfer"
 	gocmp "github.com/google/go-cmp/cmp"
 )
@@ -215,35 +219,46 @@ func (s accessState) view() accessView {
 // and the two identical audit events, fall on transaction boundaries.
 func TestTransferCarriesAccessControl(t *testing.T) {
 	creds := hashCredentials(t)
-	for _, batch := range []int{1, 3, 500} {
-		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
-			src, dst := open(t, t.TempDir()), open(t, t.TempDir())
+	for _, tc := range []struct {
+		dest  string
+		open  func(t *testing.T) transfer.Dest
+		batch int
+	}{
+		{"sqlite", openSQLiteDest, 1},
+		{"sqlite", openSQLiteDest, 3},
+		{"sqlite", openSQLiteDest, 500},
+		{"postgres", openPostgresDest, 2},
+		{"postgres", openPostgresDest, 500},
+	} {
+		t.Run(fmt.Sprintf("%s batch %d", tc.dest, tc.batch), func(t *testing.T) {
+			t.Parallel()
+			src, dst := open(t, t.TempDir()), tc.open(t)
 			seed(t, src)
 			seedAccess(t, src.meta, creds)
-			seedDestination(t, dst.meta, creds)
-			before := readAccess(t, dst.meta).view()
+			seedDestination(t, dst.Meta, creds)
+			before := readAccess(t, dst.Meta).view()
 			run := func() transfer.Report {
 				t.Helper()
 				rep, err := transfer.Run(context.Background(), transfer.Source{Meta: src.meta, Blobs: src.blobs},
-					transfer.Dest{Meta: dst.meta, Blobs: dst.blobs}, transfer.Options{BatchSize: batch})
+					dst, transfer.Options{BatchSize: tc.batch})
 				if err != nil {
 					t.Fatalf("transfer: %v", err)
 				}
 				return rep
 			}
 			first := run()
-			got := readAccess(t, dst.meta)
+			got := readAccess(t, dst.Meta)
 			if diff := gocmp.Diff(wantAfterTransfer(readAccess(t, src.meta).view(), before), got.view()); diff != "" {
 				t.Errorf("destination's access records (-want +got):\n%s", diff)
 			}
-			checkCredentials(t, dst.meta)
+			checkCredentials(t, dst.Meta)
 			want := transfer.Report{Users: 3, Projects: 2, Members: 3, Robots: 2, AuditEvents: 4}
 			if diff := gocmp.Diff(want, accessCounts(first)); diff != "" {
 				t.Errorf("access counts of the report (-want +got):\n%s", diff)
 			}
 
 			second := run()
-			if diff := gocmp.Diff(got, readAccess(t, dst.meta)); diff != "" {
+			if diff := gocmp.Diff(got, readAccess(t, dst.Meta)); diff != "" {
 				t.Errorf("a second transfer changed the destination (-after first +after second):\n%s", diff)
 			}
 			if diff := gocmp.Diff(want, accessCounts(second)); diff != "" {
@@ -251,6 +266,24 @@ func TestTransferCarriesAccessControl(t *testing.T) {
 			}
 		})
 	}
+}
+
+func openSQLiteDest(t *testing.T) transfer.Dest {
+	s := open(t, t.TempDir())
+	return transfer.Dest{Meta: s.meta, Blobs: s.blobs}
+}
+
+// openPostgresDest is a fresh PostgreSQL database (pgtest) with blobs in a
+// directory: the metadata is what differs from SQLite here.
+func openPostgresDest(t *testing.T) transfer.Dest {
+	t.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	m, err := postgres.Open(context.Background(), pgtest.NewDatabase(t), postgres.Options{Logger: quiet})
+	must(t, err)
+	t.Cleanup(func() { _ = m.Close() })
+	b, err := filesystem.New(t.TempDir(), filesystem.Options{Logger: quiet})
+	must(t, err)
+	return transfer.Dest{Meta: m, Blobs: b}
 }
 
 // accessCounts is the part of r that counts access records.
