@@ -25,14 +25,23 @@ func newTransferCommand() *cobra.Command {
 		Long: `Copy every repository, blob, manifest and tag from one pair of stores to
 another without changing any digest: typically from an embedded registry's
 data directory onto PostgreSQL and an S3 bucket before switching to the
-scale-out mode.
+scale-out mode. Access control comes along: users (with their password and
+CLI secret hashes, so their credentials keep working), projects and their
+members, robot accounts (with their secrets) and the audit log.
 
 Blobs are streamed into the destination and verified against their digest on
-the way in; metadata follows in dependency order. Stop the source registry
-first (or keep clients away from it): the source is read without a snapshot.
-The transfer can be run again at any time: what the destination already holds
-is skipped, so rerunning it finishes an interrupted transfer. Upload sessions
-in progress are not copied.
+the way in; metadata follows in dependency order. Projects are matched by
+name. A user or robot the destination already has under the same name is
+overwritten with the source's record: the source wins, including over the
+admin account the destination's first start created (its password becomes
+the source admin's). Signing keys are not copied; the destination uses its
+own, so tokens issued by the source (refresh tokens included) stop working.
+
+Stop the source registry first (or keep clients away from it): the source is
+read without a snapshot. The transfer can be run again at any time: what the
+destination already holds is skipped (audit events are not appended twice),
+so rerunning it finishes an interrupted transfer. Upload sessions in progress
+are not copied.
 
 Progress goes to stderr every few seconds; the summary to stdout.`,
 		Example: `  AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... berth transfer \
@@ -121,8 +130,9 @@ func runTransfer(cmd *cobra.Command, from, to transferEnds, workers int, output 
 }
 
 func printProgress(w io.Writer, r transfer.Report) {
-	fmt.Fprintf(w, "  %-8s blobs %d/%d (%s copied of %s), manifests %d, tags %d\n",
-		r.Phase, r.Blobs, r.BlobsTotal, humanBytes(r.BytesCopied), humanBytes(r.BytesTotal), r.Manifests, r.Tags)
+	fmt.Fprintf(w, "  %-8s blobs %d/%d (%s copied of %s), manifests %d, tags %d, users %d, projects %d, robots %d, audit events %d\n",
+		r.Phase, r.Blobs, r.BlobsTotal, humanBytes(r.BytesCopied), humanBytes(r.BytesTotal), r.Manifests, r.Tags,
+		r.Users, r.Projects, r.Robots, r.AuditEvents)
 }
 
 func printTransfer(w io.Writer, output string, r transfer.Report) error {
@@ -133,6 +143,11 @@ func printTransfer(w io.Writer, output string, r transfer.Report) error {
 	}
 	_, err := fmt.Fprintf(w, "repositories %d\nblobs        %d (%d copied, %s; %d already there)\nlinks        %d\nleases       %d\nmanifests    %d\ntags         %d\n",
 		r.Repositories, r.Blobs, r.BlobsCopied, humanBytes(r.BytesCopied), r.Blobs-r.BlobsCopied, r.Links, r.Leases, r.Manifests, r.Tags)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "users        %d\nprojects     %d (%d members)\nrobots       %d\naudit events %d\n",
+		r.Users, r.Projects, r.Members, r.Robots, r.AuditEvents)
 	return err
 }
 
