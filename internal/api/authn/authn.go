@@ -90,6 +90,11 @@ func (g *Guard) Principal(r *http.Request) (access.Principal, access.Grants, err
 		if !ok {
 			return access.Principal{}, nil, errdefs.Unauthenticated("malformed Basic credentials")
 		}
+		if user == "" && pw == "" {
+			// Some clients send empty credentials when they have none:
+			// that is the anonymous caller, not a failed login.
+			return access.AnonymousPrincipal, &serviceGrants{svc: g.opts.Access, p: access.AnonymousPrincipal}, nil
+		}
 		p, err := g.opts.Auth.Password(ctx, user, pw, ClientAddr(r, g.opts.TrustProxy))
 		if err != nil {
 			return access.Principal{}, nil, err
@@ -100,7 +105,7 @@ func (g *Guard) Principal(r *http.Request) (access.Principal, access.Grants, err
 		if err != nil {
 			return access.Principal{}, nil, err
 		}
-		return p, &tokenGrants{access: claims}, nil
+		return p, &tokenGrants{access: claims, p: p, g: g}, nil
 	}
 	return access.Principal{}, nil, errdefs.Unauthenticated("unsupported authorization scheme %q; use Basic or Bearer", scheme)
 }
@@ -252,10 +257,34 @@ func (g *Guard) Visible(r *http.Request) func(repo string) bool {
 	return g.opts.Access.RepoFilter(ctx, p)
 }
 
+// Caller is Principal for the admin API: a registry token's subject is
+// looked up as it is now (system administrator flag, groups, a robot's
+// permissions), since a token's access claims say nothing about
+// management and admin requests are few enough to afford the lookup.
+func (g *Guard) Caller(r *http.Request) (access.Principal, access.Grants, error) {
+	p, grants, err := g.Principal(r)
+	if err != nil {
+		return p, grants, err
+	}
+	if _, ok := grants.(*tokenGrants); ok && !p.IsAnonymous() {
+		full, err := g.opts.Auth.Lookup(r.Context(), p.Kind, p.Name)
+		if err != nil {
+			return access.Principal{}, nil, err
+		}
+		return full, &serviceGrants{svc: g.opts.Access, p: full}, nil
+	}
+	return p, grants, nil
+}
+
 // CanMountFrom reports whether the caller of ctx (as the Guard admitted it)
 // may pull from repository repo, the source of a cross-repository mount.
 // It is meant for registry.Options.CanMountFrom; a context without grants
 // may mount from nowhere.
 func CanMountFrom(ctx context.Context, repo string) bool {
-	return access.GrantsFrom(ctx).Allowed(ctx, repo, access.Pull)
+	g := access.GrantsFrom(ctx)
+	if g.Allowed(ctx, repo, access.Pull) {
+		return true
+	}
+	tg, ok := g.(*tokenGrants)
+	return ok && tg.mayMountFrom(ctx, repo)
 }

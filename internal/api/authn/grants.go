@@ -45,6 +45,28 @@ func (g *serviceGrants) allowedAll(ctx context.Context, repo string, wanted []ac
 // access claims alone: what the token endpoint granted when it issued it.
 type tokenGrants struct {
 	access []auth.ResourceActions
+	// p is the token's subject (kind and name only) and g the guard, for
+	// mayMountFrom.
+	p access.Principal
+	g *Guard
+}
+
+// mayMountFrom reports whether the token's subject may pull from repo, the
+// source of a cross-repository mount, when the token itself does not name
+// repo: clients ask for a token scoped to the repository they push to (the
+// challenge's scope), and not all of them add the mount's source. The
+// subject is looked up as it is now (a revoked robot mounts from nowhere);
+// this runs only for mounts, never on the pull path.
+func (g *tokenGrants) mayMountFrom(ctx context.Context, repo string) bool {
+	p := access.AnonymousPrincipal
+	if !g.p.IsAnonymous() {
+		var err error
+		if p, err = g.g.opts.Auth.Lookup(ctx, g.p.Kind, g.p.Name); err != nil {
+			return false
+		}
+	}
+	got, err := g.g.opts.Access.Authorize(ctx, p, repo, []access.Action{access.Pull})
+	return err == nil && access.Has(got, access.Pull)
 }
 
 // Allowed implements access.Grants. A token grants pull, push and delete

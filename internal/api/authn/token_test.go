@@ -80,6 +80,22 @@ func TestTokenEndpointGET(t *testing.T) {
 			t.Errorf("last login event %+v, want dev's failure from 127.0.0.1", l)
 		}
 	})
+	t.Run("empty Basic credentials are anonymous, not a failed login", func(t *testing.T) {
+		fails := len(w.audit.find("login"))
+		r := get(t, "service=berth&scope=repository:pub/app:pull", "Authorization", basicAuth("", ""))
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("%d %s, want 200", r.StatusCode, r.body)
+		}
+		if got := claimsOf(t, decodeToken(t, r).Token); len(got) != 1 || got[0].Name != "pub/app" {
+			t.Errorf("granted %+v, want pull on pub/app", got)
+		}
+		if v := w.raw(t, "GET", "/v2/pub/app/manifests/v1", nil, "Authorization", basicAuth("", "")); v.StatusCode != http.StatusOK {
+			t.Errorf("anonymous pull with empty Basic credentials: %d", v.StatusCode)
+		}
+		if n := len(w.audit.find("login")); n != fails {
+			t.Errorf("%d login events recorded for empty credentials", n-fails)
+		}
+	})
 	t.Run("another service", func(t *testing.T) {
 		if r := get(t, "service=other&scope=repository:pub/app:pull"); r.StatusCode != http.StatusBadRequest {
 			t.Errorf("%d %s, want 400", r.StatusCode, r.body)
