@@ -35,7 +35,7 @@
 # distribution and berth.
 #
 # Before each round (and each raw S3 run) the script waits until the 1-minute
-# load average is below 0.5 (BENCH_QUIET_LOAD), for at most 600 s
+# load average is below 1.0 (BENCH_QUIET_LOAD), for at most 600 s
 # (BENCH_QUIET_WAIT), so that one round's load does not spill into the next.
 #
 # Environment: BENCH_DATA_ROOT (where data directories are made; default $TMPDIR
@@ -55,7 +55,11 @@ quick=0
 server_list=distribution,berth,berth-scaleout
 only=""
 keep_data=0
-quiet_load=${BENCH_QUIET_LOAD:-0.5}
+quiet_load=${BENCH_QUIET_LOAD:-1.0}
+# Berth's access control is always on: the servers get this admin password
+# and berthbench signs in with it (HTTP Basic on every request; Distribution,
+# which runs without access control, ignores the header).
+BENCH_PASSWORD=bench-admin-password
 quiet_wait=${BENCH_QUIET_WAIT:-600}
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
@@ -294,7 +298,8 @@ start_server() {
 		;;
 	berth)
 		# shellcheck disable=SC2086 # BERTH_SERVE_ARGS is a list of words
-		"$root/bin/berth" serve --addr "127.0.0.1:$port" --data-dir "$data" ${BERTH_SERVE_ARGS:-} >"$log" 2>&1 &
+		BERTH_ADMIN_PASSWORD=$BENCH_PASSWORD \
+			"$root/bin/berth" serve --addr "127.0.0.1:$port" --data-dir "$data" ${BERTH_SERVE_ARGS:-} >"$log" 2>&1 &
 		server_pid=$!
 		wait_ready "$url/readyz" "$log" "$server_pid"
 		;;
@@ -303,7 +308,7 @@ start_server() {
 		# shellcheck disable=SC2086 # BERTH_SERVE_ARGS is a list of words
 		# postgres.max_conns 10: what docs/deployment.md asks for ("Sizing").
 		AWS_ACCESS_KEY_ID=$S3_ACCESS_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET_KEY BERTH_POSTGRES_MAX_CONNS=10 \
-			"$root/bin/berth" serve --addr "127.0.0.1:$port" --data-dir "$data/berth" \
+			BERTH_ADMIN_PASSWORD=$BENCH_PASSWORD "$root/bin/berth" serve --addr "127.0.0.1:$port" --data-dir "$data/berth" \
 			--metadata "$pg_url" --storage "$s3_url" ${BERTH_SERVE_ARGS:-} >"$log" 2>&1 &
 		server_pid=$!
 		wait_ready "$url/readyz" "$log" "$server_pid"
@@ -386,7 +391,7 @@ for r in $(seq 1 "$rounds"); do
 		note "round $r/$rounds: $s (pid $server_pid, $url, data $data)"
 		out=$run_dir/$s-r$r.json
 		rc=0
-		"$bench" --registry "$url" --scenario "$(scenarios_for "$s")" --server-pid "$server_pid" \
+		BERTHBENCH_USERNAME=admin BERTHBENCH_PASSWORD=$BENCH_PASSWORD "$bench" --registry "$url" --scenario "$(scenarios_for "$s")" --server-pid "$server_pid" \
 			--label "$s" --round "$r" "${quick_flag[@]}" -o json -v >"$out" 2>"$run_dir/$s-r$r.bench.log" || rc=$?
 		stop_server
 		check_rc "$rc" "round $r $s" "$run_dir/$s-r$r.bench.log"
@@ -438,13 +443,13 @@ report_args+=(
 	--command "$cmdline"
 	--command "# each round, each server, fresh data dir:"
 	--command "registry serve config.yml   # Distribution $DIST_VERSION, config as in scripts/bench.sh"
-	--command "bin/berth serve --addr 127.0.0.1:PORT --data-dir DIR ${BERTH_SERVE_ARGS:-}"
+	--command "BERTH_ADMIN_PASSWORD=P bin/berth serve --addr 127.0.0.1:PORT --data-dir DIR ${BERTH_SERVE_ARGS:-}"
 	--command "# berth-scaleout: a fresh PostgreSQL cluster (initdb; pg_ctl start -o '-c fsync=on -c synchronous_commit=on ...'),"
 	--command "# a fresh versitygw (ROOT_ACCESS_KEY=K ROOT_SECRET_KEY=S versitygw --port 127.0.0.1:S3PORT posix DIR), bucket 'berth':"
-	--command "AWS_ACCESS_KEY_ID=K AWS_SECRET_ACCESS_KEY=S BERTH_POSTGRES_MAX_CONNS=10 bin/berth serve --addr 127.0.0.1:PORT --data-dir DIR \\"
+	--command "AWS_ACCESS_KEY_ID=K AWS_SECRET_ACCESS_KEY=S BERTH_POSTGRES_MAX_CONNS=10 BERTH_ADMIN_PASSWORD=P bin/berth serve --addr 127.0.0.1:PORT --data-dir DIR \\"
 	--command "    --metadata 'postgres://postgres@127.0.0.1:PGPORT/postgres?sslmode=disable' \\"
 	--command "    --storage 's3://berth?endpoint=http://127.0.0.1:S3PORT&region=us-east-1&path-style=true' ${BERTH_SERVE_ARGS:-}"
-	--command "bin/berthbench --registry http://127.0.0.1:PORT --scenario LIST --server-pid PID --label SERVER --round N ${quick_flag[*]} -o json"
+	--command "BERTHBENCH_USERNAME=admin BERTHBENCH_PASSWORD=P bin/berthbench --registry http://127.0.0.1:PORT --scenario LIST --server-pid PID --label SERVER --round N ${quick_flag[*]} -o json"
 	--command "# berth-scaleout rounds, once Berth has stopped, against the same versitygw:"
 	--command "AWS_ACCESS_KEY_ID=K AWS_SECRET_ACCESS_KEY=S bin/berthbench raws3 --endpoint http://127.0.0.1:S3PORT --bucket berthbench-raw --server-pid S3PID --round N ${quick_flag[*]} -o json"
 	--command "bin/berthbench report --require-both --out docs/benchmarks.md results/$stamp/*-r*.json"

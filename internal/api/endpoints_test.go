@@ -23,6 +23,7 @@ func TestServerEndpoints(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		req.SetBasicAuth(berthtest.AdminUser, berthtest.AdminPassword)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatalf("%s %s: %v", method, path, err)

@@ -37,6 +37,7 @@ func Start(t testing.TB, edit ...func(*config.Config)) *Server {
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
 	cfg.Log.Level = "warn"
+	cfg.AdminPassword = AdminPassword
 	for _, e := range edit {
 		e(&cfg)
 	}

@@ -182,7 +182,7 @@ func StartProcess(t testing.TB, bin string, opts ProcessOptions) *Process {
 	}
 	first := make(chan string, 1)
 	p.cmd = exec.Command(bin, append([]string{"serve"}, serveArgs(opts)...)...)
-	p.cmd.Env = append(withoutBerthEnv(os.Environ()), opts.Env...)
+	p.cmd.Env = append(append(withoutBerthEnv(os.Environ()), "BERTH_ADMIN_PASSWORD="+AdminPassword), opts.Env...)
 	p.cmd.Stdout = &firstLineWriter{buf: p.stdout, first: first}
 	p.cmd.Stderr = p.stderr
 	if opts.Credential != nil {
@@ -354,15 +354,16 @@ func tail(s string, n int) string {
 	return "[... " + fmt.Sprint(len(s)-n) + " bytes cut ...]\n" + s[len(s)-n:]
 }
 
-// newClient returns an HTTP client that trusts cert (if not nil). It does
-// not follow redirects, so tests see exactly what the server answers.
+// newClient returns an HTTP client that trusts cert (if not nil) and signs
+// in as AdminUser. It does not follow redirects, so tests see exactly what
+// the server answers.
 func newClient(cert *TLSCert) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if cert != nil {
 		tr.TLSClientConfig = &tls.Config{RootCAs: cert.Pool, MinVersion: tls.VersionTLS12}
 	}
 	return &http.Client{
-		Transport:     tr,
+		Transport:     &basicAuth{next: tr, user: AdminUser, pass: AdminPassword},
 		Timeout:       5 * time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -54,7 +54,7 @@ func launch(t testing.TB, bin string, opts ProcessOptions) (*Process, chan strin
 	}
 	first := make(chan string, 1)
 	p.cmd = exec.Command(bin, append([]string{"serve"}, serveArgs(opts)...)...)
-	p.cmd.Env = append(withoutBerthEnv(os.Environ()), opts.Env...)
+	p.cmd.Env = append(append(withoutBerthEnv(os.Environ()), "BERTH_ADMIN_PASSWORD="+AdminPassword), opts.Env...)
 	p.cmd.Stdout = &firstLineWriter{buf: p.stdout, first: first}
 	p.cmd.Stderr = p.stderr
 	if opts.Credential != nil {

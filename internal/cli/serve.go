@@ -20,6 +20,10 @@ func newServeCommand() *cobra.Command {
 		Long: `Run the registry until interrupted (SIGINT or SIGTERM), then finish in-flight
 requests and stop.
 
+Access control is always on: the first start creates the system administrator
+"admin" with the password in $BERTH_ADMIN_PASSWORD, or generates one and prints
+it once. Nothing is readable anonymously unless a project is made public.
+
 Settings come from built-in defaults, then the YAML file given with --config
 (or $BERTH_CONFIG), then BERTH_* environment variables (a setting's path with
 dots as underscores, e.g. BERTH_LOG_LEVEL), then these flags. Every setting is
@@ -39,7 +43,7 @@ listed in docs/configuration.md.`,
 		},
 	}
 	flags = addConfigFlags(cmd,
-		settingFlag{"addr", "addr", `address to listen on, HOST:PORT (default "127.0.0.1:5000"; ":5000" for every interface)`},
+		settingFlag{"addr", "addr", `address to listen on, HOST:PORT (default ":5000", every interface; "127.0.0.1:5000" for this machine only)`},
 		flagDataDir, flagMetadata, flagStorage, flagLogLevel, flagLogFmt,
 		settingFlag{"tls-cert", "tls.cert_file", "TLS certificate chain (PEM); serves HTTPS with --tls-key"},
 		settingFlag{"tls-key", "tls.key_file", "TLS private key (PEM)"},
@@ -70,8 +74,12 @@ func runServe(cmd *cobra.Command, cfg config.Config) error {
 		fmt.Fprintf(cmd.OutOrStdout(), "Berth %s listening on %s://%s\n  metadata: %s\n  blobs:    %s\n",
 			Version, scheme, addr, dbPath, blobDir)
 		log.Info("listening", "addr", addr.String(), "tls", cfg.TLS.Enabled(), "metadata", dbPath, "storage", blobDir)
-		if !isLoopback(addr) {
-			log.Warn("Berth has no access control yet: anyone who can reach this address can push, pull and delete; listen on 127.0.0.1 or put it behind an authenticating proxy",
+		if pw := srv.InitialAdminPassword(); pw != "" {
+			fmt.Fprintf(cmd.OutOrStdout(), "\nCreated the system administrator \"admin\" with this password (shown only now;\n"+
+				"change it with 'berth user update admin --password-stdin'):\n\n    %s\n\n", pw)
+		}
+		if !isLoopback(addr) && !cfg.TLS.Enabled() {
+			log.Warn("serving plain HTTP on a network address: passwords and tokens cross the network in clear text; set tls.cert_file and tls.key_file or put a TLS-terminating proxy in front",
 				"addr", addr.String())
 		}
 	})

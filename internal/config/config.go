@@ -29,8 +29,7 @@ type Config struct {
 	// Version is the config schema version (1). Zero means current.
 	Version int `koanf:"version" yaml:"version"`
 	// Addr is the address the registry listens on, HOST:PORT. Default
-	// "127.0.0.1:5000": until access control exists, the registry is only
-	// reachable from this machine unless an operator says otherwise.
+	// ":5000" (every interface; access control is always on).
 	Addr string `koanf:"addr" yaml:"addr"`
 	// DataDir holds the embedded database and blobs unless Metadata and
 	// Storage point elsewhere. Default: /var/lib/berth for root, else
@@ -66,6 +65,115 @@ type Config struct {
 	// DebugAddr, when set, serves Go's pprof profiles on this separate
 	// address (keep it on loopback). Default empty: off.
 	DebugAddr string `koanf:"debug_addr" yaml:"debug_addr"`
+	// ExternalURL is the URL clients reach the registry at, e.g.
+	// https://registry.example.com: the token realm and OIDC redirects use
+	// it. Empty means derived from each request's Host.
+	ExternalURL string `koanf:"external_url" yaml:"external_url"`
+	// AdminPassword is the password of the "admin" system administrator
+	// that the first start creates (when no user exists). Empty means one
+	// is generated and printed once. Ignored once any user exists.
+	AdminPassword string `koanf:"admin_password" yaml:"admin_password"`
+	// Auth configures authentication and authorization.
+	Auth Auth `koanf:"auth" yaml:"auth"`
+	// Audit configures the audit log.
+	Audit Audit `koanf:"audit" yaml:"audit"`
+}
+
+// Auth configures authentication and authorization.
+type Auth struct {
+	// AutoCreateProjects says whose push to a new project name creates the
+	// project: none, admins (system administrators) or users (any signed-in
+	// user, who becomes its project admin). Robots never create projects.
+	// Default admins.
+	AutoCreateProjects string `koanf:"auto_create_projects" yaml:"auto_create_projects"`
+	// TrustProxy honours X-Forwarded-Proto and X-Forwarded-Host when the
+	// token realm is derived from requests (external_url empty). Turn it on
+	// only behind a proxy that sets them. Default false.
+	TrustProxy bool `koanf:"trust_proxy" yaml:"trust_proxy"`
+	// Token configures the registry tokens the token service issues.
+	Token Token `koanf:"token" yaml:"token"`
+	// FailedLogins limits password guessing.
+	FailedLogins FailedLogins `koanf:"failed_logins" yaml:"failed_logins"`
+	// OIDC configures sign-in for people through an OpenID Connect
+	// provider; off while issuer is empty.
+	OIDC OIDC `koanf:"oidc" yaml:"oidc"`
+	// WorkloadIdentity lists trusted issuers of workload tokens (CI jobs,
+	// Kubernetes service accounts) and the robot each kind of token acts
+	// as. YAML only. Default none.
+	WorkloadIdentity []WorkloadRule `koanf:"workload_identity" yaml:"workload_identity"`
+}
+
+// Token configures registry tokens.
+type Token struct {
+	// Issuer is the tokens' "iss". Default "berth".
+	Issuer string `koanf:"issuer" yaml:"issuer"`
+	// Service is the tokens' audience and the service= of challenges.
+	// Default "berth".
+	Service string `koanf:"service" yaml:"service"`
+	// TTL is how long an access token is valid. Default 5m.
+	TTL time.Duration `koanf:"ttl" yaml:"ttl"`
+	// RefreshTTL is how long a refresh (offline) token is valid. Default
+	// 720h.
+	RefreshTTL time.Duration `koanf:"refresh_ttl" yaml:"refresh_ttl"`
+	// KeyRotation is how often a new signing key replaces the current one.
+	// Default 720h.
+	KeyRotation time.Duration `koanf:"key_rotation" yaml:"key_rotation"`
+}
+
+// FailedLogins limits failed password checks per account and per client
+// address.
+type FailedLogins struct {
+	// Max is how many failures each account, and each address, may have in
+	// Window before further attempts get 429. Default 10.
+	Max int `koanf:"max" yaml:"max"`
+	// Window is the period failures are counted over. Default 5m.
+	Window time.Duration `koanf:"window" yaml:"window"`
+}
+
+// OIDC configures OpenID Connect sign-in for people.
+type OIDC struct {
+	// Issuer is the provider's issuer URL; empty turns OIDC sign-in off.
+	Issuer string `koanf:"issuer" yaml:"issuer"`
+	// ClientID is Berth's client id at the provider.
+	ClientID string `koanf:"client_id" yaml:"client_id"`
+	// ClientSecret is Berth's client secret at the provider.
+	ClientSecret string `koanf:"client_secret" yaml:"client_secret"`
+	// RedirectURL is the callback the provider sends users back to. Empty
+	// means <external_url>/auth/oidc/callback.
+	RedirectURL string `koanf:"redirect_url" yaml:"redirect_url"`
+	// Scopes are requested, comma-separated. Default
+	// "openid,profile,email".
+	Scopes string `koanf:"scopes" yaml:"scopes"`
+	// UsernameClaim names the claim that becomes the user name. Default
+	// preferred_username (falling back to email, then sub).
+	UsernameClaim string `koanf:"username_claim" yaml:"username_claim"`
+	// GroupsClaim names the claim that lists the user's groups; empty
+	// means groups are not used.
+	GroupsClaim string `koanf:"groups_claim" yaml:"groups_claim"`
+	// AdminGroup makes members of this group system administrators; empty
+	// means none.
+	AdminGroup string `koanf:"admin_group" yaml:"admin_group"`
+}
+
+// WorkloadRule trusts tokens of one issuer and audience whose claims match,
+// and lets them act as a robot.
+type WorkloadRule struct {
+	// Issuer is the token issuer, e.g.
+	// https://token.actions.githubusercontent.com.
+	Issuer string `koanf:"issuer" yaml:"issuer"`
+	// Audience must be in the token's "aud".
+	Audience string `koanf:"audience" yaml:"audience"`
+	// Claims maps claim names to path.Match patterns; all must match.
+	Claims map[string]string `koanf:"claims" yaml:"claims"`
+	// Robot is the robot account the token acts as.
+	Robot string `koanf:"robot" yaml:"robot"`
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	// Retention is how long audit events are kept. Default 2160h (90
+	// days).
+	Retention time.Duration `koanf:"retention" yaml:"retention"`
 }
 
 // Postgres tunes the PostgreSQL metadata backend.
@@ -162,7 +270,7 @@ func Default() Config {
 	return Config{
 		Version: CurrentVersion,
 		Migrate: true,
-		Addr:    "127.0.0.1:5000",
+		Addr:    ":5000",
 		DataDir: DefaultDataDir(),
 		Log:     Log{Level: "info", Format: "text"},
 		HTTP: HTTP{
@@ -179,6 +287,17 @@ func Default() Config {
 		},
 		Metrics: Metrics{Enabled: true},
 		Cache:   Cache{ManifestBytes: 64 << 20, TTL: 30 * time.Second},
+		Auth: Auth{
+			AutoCreateProjects: "admins",
+			Token: Token{
+				Issuer: "berth", Service: "berth", TTL: 5 * time.Minute,
+				RefreshTTL: 720 * time.Hour, KeyRotation: 720 * time.Hour,
+			},
+			FailedLogins:     FailedLogins{Max: 10, Window: 5 * time.Minute},
+			OIDC:             OIDC{Scopes: "openid,profile,email", UsernameClaim: "preferred_username"},
+			WorkloadIdentity: []WorkloadRule{},
+		},
+		Audit: Audit{Retention: 2160 * time.Hour},
 	}
 }
 
@@ -345,12 +464,17 @@ func (c *Config) Validate() error {
 		}
 	}
 	positive := map[string]time.Duration{
-		"http.read_header_timeout": c.HTTP.ReadHeaderTimeout,
-		"http.idle_timeout":        c.HTTP.IdleTimeout,
-		"http.shutdown_timeout":    c.HTTP.ShutdownTimeout,
-		"uploads.expire_after":     c.Uploads.ExpireAfter,
-		"uploads.expiry_interval":  c.Uploads.ExpiryInterval,
-		"uploads.blob_lease":       c.Uploads.BlobLease,
+		"http.read_header_timeout":  c.HTTP.ReadHeaderTimeout,
+		"http.idle_timeout":         c.HTTP.IdleTimeout,
+		"http.shutdown_timeout":     c.HTTP.ShutdownTimeout,
+		"uploads.expire_after":      c.Uploads.ExpireAfter,
+		"uploads.expiry_interval":   c.Uploads.ExpiryInterval,
+		"uploads.blob_lease":        c.Uploads.BlobLease,
+		"auth.token.ttl":            c.Auth.Token.TTL,
+		"auth.token.refresh_ttl":    c.Auth.Token.RefreshTTL,
+		"auth.token.key_rotation":   c.Auth.Token.KeyRotation,
+		"auth.failed_logins.window": c.Auth.FailedLogins.Window,
+		"audit.retention":           c.Audit.Retention,
 	}
 	for _, k := range sortedKeys(positive) {
 		if positive[k] <= 0 {
@@ -372,5 +496,39 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxPageSize <= 0 {
 		bad("http.max_page_size: must be positive")
 	}
+	c.validateAuth(bad)
 	return errors.Join(errs...)
+}
+
+// validateAuth checks the access-control settings.
+func (c *Config) validateAuth(bad func(format string, args ...any)) {
+	switch c.Auth.AutoCreateProjects {
+	case "none", "admins", "users":
+	default:
+		bad("auth.auto_create_projects: %q is not one of none, admins, users", c.Auth.AutoCreateProjects)
+	}
+	if c.ExternalURL != "" {
+		if u, err := url.Parse(c.ExternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("external_url: %q is not an http(s) URL", c.ExternalURL)
+		}
+	}
+	if c.Auth.Token.Issuer == "" || c.Auth.Token.Service == "" {
+		bad("auth.token: issuer and service must be set")
+	}
+	if c.Auth.FailedLogins.Max <= 0 {
+		bad("auth.failed_logins.max: must be positive")
+	}
+	if o := c.Auth.OIDC; o.Issuer != "" {
+		if o.ClientID == "" {
+			bad("auth.oidc.client_id: must be set when auth.oidc.issuer is")
+		}
+		if o.RedirectURL == "" && c.ExternalURL == "" {
+			bad("auth.oidc.redirect_url: must be set (or external_url) when auth.oidc.issuer is")
+		}
+	}
+	for i, w := range c.Auth.WorkloadIdentity {
+		if w.Issuer == "" || w.Audience == "" || w.Robot == "" {
+			bad("auth.workload_identity[%d]: issuer, audience and robot must be set", i)
+		}
+	}
 }

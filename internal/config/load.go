@@ -19,7 +19,8 @@ const EnvPrefix = "BERTH_"
 
 // envNotSettings are BERTH_ variables that are not config paths.
 var envNotSettings = map[string]bool{
-	"BERTH_CONFIG": true, // the config file, read by the CLI
+	"BERTH_CONFIG":     true, // the config file, read by the CLI
+	"BERTH_CONFIG_DIR": true, // where the CLI keeps its logins (berth login)
 }
 
 // Sources says where to load a Config from. Later sources override earlier

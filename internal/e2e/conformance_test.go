@@ -28,8 +28,8 @@ registry: %[2]s
 tls: %[3]s
 repo1: %[4]s/repo1
 repo2: %[4]s/repo2
-username: ""
-password: ""
+username: "%[5]s"
+password: "%[6]s"
 cacheAuth: true
 logging: warn
 apis:
@@ -125,6 +125,12 @@ func TestConformance(t *testing.T) {
 // run.
 func runConformance(t *testing.T, tool string, p *berthtest.Process, cert *berthtest.TLSCert, prefix string) {
 	t.Helper()
+	runConformanceAs(t, tool, p, cert, prefix, berthtest.AdminUser, berthtest.AdminPassword)
+}
+
+// runConformanceAs is runConformance signed in as user with password.
+func runConformanceAs(t *testing.T, tool string, p *berthtest.Process, cert *berthtest.TLSCert, prefix, user, password string) {
+	t.Helper()
 	dir := t.TempDir()
 	resultsDir := filepath.Join(dir, "results")
 	if keep := os.Getenv("BERTHTEST_RESULTS_DIR"); keep != "" {
@@ -140,7 +146,7 @@ func runConformance(t *testing.T, tool string, p *berthtest.Process, cert *berth
 		tlsMode = "enabled"
 		env = append(env, "SSL_CERT_FILE="+cert.CAFile)
 	}
-	writeFile(t, dir, "oci-conformance.yaml", fmt.Appendf(nil, conformanceConfig, resultsDir, p.Addr, tlsMode, prefix))
+	writeFile(t, dir, "oci-conformance.yaml", fmt.Appendf(nil, conformanceConfig, resultsDir, p.Addr, tlsMode, prefix, user, password))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,10 +73,42 @@ func newToolEnv(t *testing.T) *toolEnv {
 			t.Fatalf("tool home: %v", err)
 		}
 	}
+	bin := filepath.Join(home, "bin")
+	writeCredentialHelper(t, bin)
+	env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") })
+	env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	env = append(env, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, "config"),
 		"XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_RUNTIME_DIR="+filepath.Join(home, "run"),
 		"DOCKER_CONFIG="+filepath.Join(home, ".docker"), "NO_PROXY=*")
 	return &toolEnv{home: home, dir: home, env: env}
+}
+
+// writeCredentialHelper installs, in dir, a Docker credential helper
+// (docker-credential-berthtest) that answers the test servers' admin
+// credentials for any registry, and a Docker config.json (in the tool
+// home's .docker, where DOCKER_CONFIG points) that names it. Every client
+// under test (crane, oras, regctl, skopeo) reads Docker's configuration,
+// and the servers listen on ports chosen at random, which a config.json
+// "auths" entry could not name in advance.
+func writeCredentialHelper(t *testing.T, dir string) {
+	t.Helper()
+	script := fmt.Sprintf(`#!/bin/sh
+case "$1" in
+get) read -r server; printf '{"ServerURL":"%%s","Username":"%s","Secret":"%s"}\n' "$server" ;;
+list) echo '{}' ;;
+*) cat >/dev/null ;;
+esac
+`, berthtest.AdminUser, berthtest.AdminPassword)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "docker-credential-berthtest"), []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	home := filepath.Dir(dir)
+	if err := os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(`{"credsStore":"berthtest"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // with returns a copy of e with extra KEY=VALUE variables.

@@ -34,7 +34,8 @@ func TestRegctl(t *testing.T) {
 		im:     newImage(t, "regctl", linuxAmd64),
 	}
 	chunk := strconv.Itoa(regctlChunk)
-	c.regctl.run(t, "registry", "set", "--tls", "disabled", "--blob-chunk", chunk, "--blob-max", chunk, c.host)
+	c.regctl.run(t, "registry", "set", "--tls", "disabled", "--blob-chunk", chunk, "--blob-max", chunk,
+		"--cred-helper", "docker-credential-berthtest", c.host)
 	if _, err := os.Stat(filepath.Join(c.regctl.env.home, ".regctl", "config.json")); err != nil {
 		t.Fatalf("regctl did not keep its configuration in the test's HOME: %v", err)
 	}

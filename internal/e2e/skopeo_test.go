@@ -27,12 +27,15 @@ func TestSkopeo(t *testing.T) {
 	src := t.TempDir()
 	writeLayout(t, src, "v1", im)
 	ref := "docker://" + h + "/skopeo/app:v1"
+	// skopeo 1.9 reads neither Docker's credsStore nor a helper for any
+	// host, so the credentials go on the command line.
+	creds := berthtest.AdminUser + ":" + berthtest.AdminPassword
 
-	env.run(t, skopeo, "copy", "--quiet", "--policy", policy, "--preserve-digests", "--dest-tls-verify=false", "oci:"+src+":v1", ref)
+	env.run(t, skopeo, "copy", "--quiet", "--policy", policy, "--preserve-digests", "--dest-tls-verify=false", "--dest-creds", creds, "oci:"+src+":v1", ref)
 	checkPulled(t, reg, "skopeo/app", im)
-	checkBytes(t, "skopeo inspect --raw", []byte(env.run(t, skopeo, "inspect", "--raw", "--tls-verify=false", ref)), im.Manifest.Data)
+	checkBytes(t, "skopeo inspect --raw", []byte(env.run(t, skopeo, "inspect", "--raw", "--tls-verify=false", "--creds", creds, ref)), im.Manifest.Data)
 
 	back := filepath.Join(t.TempDir(), "back")
-	env.run(t, skopeo, "copy", "--quiet", "--policy", policy, "--preserve-digests", "--src-tls-verify=false", ref, "oci:"+back+":v1")
+	env.run(t, skopeo, "copy", "--quiet", "--policy", policy, "--preserve-digests", "--src-tls-verify=false", "--src-creds", creds, ref, "oci:"+back+":v1")
 	checkImageLayout(t, back, im)
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/api"
+	"github.com/berth-registry/berth/internal/api/authn"
 	"github.com/berth-registry/berth/internal/api/oci"
 	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/config"
@@ -39,6 +40,7 @@ type Server struct {
 	blobs   blob.Store
 	backend *Backend
 	svc     *registry.Service
+	access  *accessParts
 	queue   *jobs.Queue
 	http    *http.Server
 	ready   atomic.Bool
@@ -58,12 +60,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 	s.meta, s.blobs = s.backend.Meta, s.backend.Blobs
 	s.svc = newRegistry(cfg, s.meta, s.blobs, log)
+	if s.access, err = newAccess(ctx, cfg, s.meta, log); err != nil {
+		return nil, err
+	}
 	if s.queue, err = s.backend.NewQueue(ctx, s.tasks(), log); err != nil {
 		return nil, err
 	}
-	s.http = s.newHTTPServer()
+	if s.http, err = s.newHTTPServer(ctx); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
+
+// InitialAdminPassword returns the password New generated for the "admin"
+// account it created on an empty store, to be shown once; "" when it
+// created none or the password came from the configuration.
+func (s *Server) InitialAdminPassword() string { return s.access.adminPassword }
 
 func newRegistry(cfg config.Config, m meta.Store, b blob.Store, log *slog.Logger) *registry.Service {
 	return registry.New(m, b, registry.Options{
@@ -71,6 +83,7 @@ func newRegistry(cfg config.Config, m meta.Store, b blob.Store, log *slog.Logger
 		BlobLease:        cfg.Uploads.BlobLease,
 		MaxManifestBytes: cfg.HTTP.MaxManifestBytes,
 		MaxBlobBytes:     cfg.HTTP.MaxBlobBytes,
+		CanMountFrom:     authn.CanMountFrom,
 		Logger:           log.With("component", "registry"),
 	})
 }
@@ -109,16 +122,24 @@ func expireUploads(ctx context.Context, svc *registry.Service) (int, error) {
 	}
 }
 
-// newHTTPServer builds the handler tree: /v2/ (the OCI API), /metrics,
-// /healthz and /readyz, all behind the shared middleware.
-func (s *Server) newHTTPServer() *http.Server {
+// newHTTPServer builds the handler tree: /v2/ (the OCI API), the token
+// endpoint, OIDC sign-in and the admin API, /metrics, /healthz and /readyz,
+// all behind the shared middleware.
+func (s *Server) newHTTPServer(ctx context.Context) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newStoreCollector(s.meta, 10*time.Second))
 	metrics := api.NewMetrics(reg)
 
 	mux := http.NewServeMux()
-	v2 := oci.New(s.svc, oci.Options{MaxPageSize: s.cfg.HTTP.MaxPageSize})
+	v2 := oci.New(s.svc, oci.Options{
+		MaxPageSize: s.cfg.HTTP.MaxPageSize,
+		Guard:       s.access.guard,
+		Audit:       s.access.audit.Record,
+	})
+	if err := s.access.routes(ctx, s.cfg, mux, s.log); err != nil {
+		return nil, err
+	}
 	if s.cfg.Metrics.Enabled {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	}
@@ -145,7 +166,7 @@ func (s *Server) newHTTPServer() *http.Server {
 		IdleTimeout:       s.cfg.HTTP.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
-	}
+	}, nil
 }
 
 // readyz is 200 once serving and while the metadata store answers.
@@ -178,6 +199,9 @@ func (s *Server) Run(ctx context.Context, started func(addr net.Addr)) error {
 		ln.Close()
 		return err
 	}
+	// Access control's background work (key rotation, the audit writer)
+	// stops after the HTTP server, so the last requests' events are written.
+	defer s.access.run(context.WithoutCancel(ctx))()
 	if s.cfg.DebugAddr != "" {
 		stop, err := serveDebug(s.cfg.DebugAddr, s.log)
 		if err != nil {
