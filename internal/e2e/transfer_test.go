@@ -4,14 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/berth-registry/berth/internal/api/admin/wire"
 	"github.com/berth-registry/berth/internal/berthtest"
+	adminapi "github.com/berth-registry/berth/internal/client"
+	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -25,22 +30,29 @@ type transferReport struct {
 	BytesCopied  int64  `json:"bytes_copied"`
 	Manifests    int64  `json:"manifests"`
 	Tags         int64  `json:"tags"`
+	Users        int64  `json:"users"`
+	Projects     int64  `json:"projects"`
+	Robots       int64  `json:"robots"`
+	AuditEvents  int64  `json:"audit_events"`
 	Phase        string `json:"phase"`
 }
 
 // TestTransfer moves an embedded registry up to PostgreSQL and S3 with
 // `berth transfer`: content pushed by real clients (a crane image of
 // several layers, a multi-platform index, an oras artifact and a referrer
-// attached with oras), the embedded server stopped, the transfer run and
-// run again (which copies nothing), and a replica on the new stores that
-// must serve exactly what the embedded registry served. A transfer to an
-// unusable destination fails with a message that shows no secret.
+// attached with oras) and access control (a user who is a member of the
+// project, a robot of it), the embedded server stopped, the transfer run
+// and run again (which copies nothing), and a replica on the new stores
+// that must serve exactly what the embedded registry served, to the same
+// user and robot credentials. A transfer to an unusable destination fails
+// with a message that shows no secret.
 func TestTransfer(t *testing.T) {
 	craneBin, orasBin := berthtest.Tool(t, "crane"), berthtest.Tool(t, "oras")
 	t.Parallel()
 	dataDir := t.TempDir()
 	p := start(t, berthtest.ProcessOptions{DataDir: dataDir})
 	fillForTransfer(t, p, craneBin, orasBin)
+	accounts := fillAccessForTransfer(t, p)
 	want := snapshotRegistry(t, p.Registry())
 	t.Logf("embedded registry: %d repositories, %d tags, %d manifests, %d referrer lists, %d distinct blobs",
 		len(want.Catalog), len(want.Digests), len(want.Manifests), len(want.Referrers), len(want.blobSet()))
@@ -68,6 +80,11 @@ func TestTransfer(t *testing.T) {
 			t.Errorf("summary %v; want %d repositories, %d blobs all copied, %d manifests, %d tags:\n%s",
 				first, len(want.Catalog), blobs, len(want.Manifests), len(want.Digests), stdout)
 		}
+		// The users are the admin and the member; audit events at least
+		// record the member's and the robot's creation.
+		if first["users"] != 2 || first["projects"] < 1 || first["robots"] != 1 || first["audit events"] < 2 {
+			t.Errorf("summary %v; want 2 users, the transfer project, 1 robot and its audit events:\n%s", first, stdout)
+		}
 		if !strings.Contains(stderr, "transferring from "+dataDir) || !strings.Contains(stderr, "done") {
 			t.Errorf("stderr does not show where from and the end of the transfer:\n%s", stderr)
 		}
@@ -82,7 +99,8 @@ func TestTransfer(t *testing.T) {
 		}
 		var rep transferReport
 		decodeJSON(t, stdout, &rep)
-		wantRep := transferReport{Repositories: first["repositories"], Blobs: first["blobs"], Manifests: first["manifests"], Tags: first["tags"], Phase: "done"}
+		wantRep := transferReport{Repositories: first["repositories"], Blobs: first["blobs"], Manifests: first["manifests"], Tags: first["tags"],
+			Users: first["users"], Projects: first["projects"], Robots: first["robots"], AuditEvents: first["audit events"], Phase: "done"}
 		if diff := cmp.Diff(wantRep, rep); diff != "" {
 			t.Errorf("second transfer -o json (-want +got):\n%s", diff)
 		}
@@ -93,6 +111,7 @@ func TestTransfer(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("what the replica serves differs from what the embedded registry served (-embedded +replica):\n%s", diff)
 		}
+		accounts.check(t, r)
 	})
 	t.Run("bad destination", func(t *testing.T) {
 		const password = "pg-Pa55word-not-shown"
@@ -255,7 +274,7 @@ func (s *registrySnapshot) walk(t *testing.T, reg *berthtest.Registry, repo stri
 
 // transferSummary matches the numbers of the table `berth transfer`
 // prints.
-var transferSummary = regexp.MustCompile(`(?m)^(repositories|blobs|manifests|tags)\s+(\d+)(?: \((\d+) copied)?`)
+var transferSummary = regexp.MustCompile(`(?m)^(repositories|blobs|manifests|tags|users|projects|robots|audit events)\s+(\d+)(?: \((\d+) copied)?`)
 
 // parseTransferSummary reads the counts of the table output, with the
 // number of blobs copied as "copied".
@@ -268,8 +287,74 @@ func parseTransferSummary(t *testing.T, out string) map[string]int64 {
 			got["copied"], _ = strconv.ParseInt(m[3], 10, 64)
 		}
 	}
-	if len(got) != 5 {
+	if len(got) != 9 {
 		t.Fatalf("transfer summary lacks counts (got %v):\n%s", got, out)
 	}
 	return got
+}
+
+// transferAccounts are the credentials fillAccessForTransfer created.
+type transferAccounts struct {
+	user, password string
+	robot, secret  string
+}
+
+// fillAccessForTransfer makes the user "mover" a developer of the private
+// project "transfer" and gives the project a robot that may pull.
+func fillAccessForTransfer(t *testing.T, p *berthtest.Process) transferAccounts {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := adminapi.New(p.URL, adminapi.Options{Username: berthtest.AdminUser, Secret: berthtest.AdminPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.GetProject(ctx, "transfer"); errdefs.IsNotFound(err) {
+		_, err = admin.CreateProject(ctx, wire.NewProject{Name: "transfer"})
+		if err != nil {
+			t.Fatalf("create project transfer: %v", err)
+		}
+	} else if err != nil {
+		t.Fatalf("get project transfer: %v", err)
+	}
+	a := transferAccounts{user: "mover", password: "mover-Passw0rd-to-move"}
+	if _, err := admin.CreateUser(ctx, wire.NewUser{Name: a.user, Password: a.password}); err != nil {
+		t.Fatalf("create user: %v", err)
+	}
+	if _, err := admin.PutMember(ctx, "transfer", wire.Member{Kind: "user", Name: a.user, Role: "developer"}); err != nil {
+		t.Fatalf("add member: %v", err)
+	}
+	robot, err := admin.CreateRobot(ctx, "transfer", wire.NewRobot{Name: "ci",
+		Permissions: []wire.Permission{{Project: "transfer", Actions: []string{"pull"}}}})
+	if err != nil {
+		t.Fatalf("create robot: %v", err)
+	}
+	a.robot, a.secret = robot.Name, robot.Secret
+	return a
+}
+
+// check signs in to r as the user and the robot (which may read the
+// project only through their membership and permission), and with wrong
+// secrets, which must be refused.
+func (a transferAccounts) check(t *testing.T, r *berthtest.Process) {
+	t.Helper()
+	tags := r.URL + "/v2/transfer/layers/tags/list"
+	for _, tc := range []struct {
+		who, user, secret string
+		want              int
+	}{
+		{"member", a.user, a.password, http.StatusOK},
+		{"robot", a.robot, a.secret, http.StatusOK},
+		{"member, wrong password", a.user, a.password + "x", http.StatusUnauthorized},
+		{"robot, wrong secret", a.robot, a.secret + "x", http.StatusUnauthorized},
+	} {
+		resp, err := berthtest.WithCredentials(r.Client, tc.user, tc.secret).Get(tags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s at the replica: GET %s = %d, want %d", tc.who, tags, resp.StatusCode, tc.want)
+		}
+	}
 }
