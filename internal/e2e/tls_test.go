@@ -54,17 +54,19 @@ func TestClientsTLS(t *testing.T) {
 		src := t.TempDir()
 		writeLayout(t, src, "v1", im)
 		ref := "docker://" + h + "/tls/skopeo:v1"
-		env.run(t, skopeo, "copy", "--quiet", "--policy", policy, "--preserve-digests", "--dest-cert-dir", cert.Dir, "oci:"+src+":v1", ref)
+		creds := berthtest.AdminUser + ":" + berthtest.AdminPassword // skopeo 1.9 reads no credsStore
+		env.run(t, skopeo, "copy", "--quiet", "--policy", policy, "--preserve-digests", "--dest-cert-dir", cert.Dir, "--dest-creds", creds, "oci:"+src+":v1", ref)
 		checkPulled(t, reg, "tls/skopeo", im)
 		back := filepath.Join(t.TempDir(), "back")
-		env.run(t, skopeo, "copy", "--quiet", "--policy", policy, "--preserve-digests", "--src-cert-dir", cert.Dir, ref, "oci:"+back+":v1")
+		env.run(t, skopeo, "copy", "--quiet", "--policy", policy, "--preserve-digests", "--src-cert-dir", cert.Dir, "--src-creds", creds, ref, "oci:"+back+":v1")
 		checkImageLayout(t, back, im)
 	})
 
 	t.Run("regctl", func(t *testing.T) {
 		regctl := berthtest.Tool(t, "regctl")
 		env := newToolEnv(t)
-		env.run(t, regctl, "registry", "set", "--tls", "enabled", "--cacert", string(readFile(t, cert.CAFile)), h)
+		env.run(t, regctl, "registry", "set", "--tls", "enabled", "--cacert", string(readFile(t, cert.CAFile)),
+			"--cred-helper", "docker-credential-berthtest", h)
 		im := newImage(t, "tls-regctl", linuxAmd64)
 		pushImage(t, reg, "tls/regctl-src", "v1", im)
 		env.run(t, regctl, "image", "copy", h+"/tls/regctl-src:v1", h+"/tls/regctl:v1")
