@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/berth-registry/berth/internal/berthtest"
 )
 
 // The hot paths of a pull, through the whole in-process server over
@@ -17,8 +19,9 @@ import (
 func benchClient(b *testing.B) *client {
 	b.Helper()
 	c := startServer(b)
-	c.hc.Transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
-	b.Cleanup(c.hc.CloseIdleConnections)
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
+	c.hc = berthtest.WithCredentials(&http.Client{Transport: tr}, berthtest.AdminUser, berthtest.AdminPassword)
+	b.Cleanup(tr.CloseIdleConnections)
 	return c
 }
 

@@ -39,10 +39,15 @@ func startServer(t testing.TB, edit ...func(*config.Config)) *client {
 	return c
 }
 
+// newClient returns a client of the server at base that signs in as the
+// test server's administrator: these tests are about the API, not about who
+// may use it (package authn tests that).
 func newClient(t testing.TB, base string) *client {
-	return &client{t: t, base: base, hc: &http.Client{
+	hc := &http.Client{
+		Transport:     http.DefaultTransport,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	}
+	return &client{t: t, base: base, hc: berthtest.WithCredentials(hc, berthtest.AdminUser, berthtest.AdminPassword)}
 }
 
 // with returns a copy of c that reports failures to t (a subtest).

@@ -2,6 +2,7 @@ package oci_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/internal/berthtest"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
@@ -547,8 +549,9 @@ func TestUploadClientDisconnect(t *testing.T) {
 		t.Run("Content-Range "+strconv.FormatBool(withRange), func(t *testing.T) {
 			c := c.with(t)
 			loc := c.startUpload("up/disconnect")
-			hdr := fmt.Sprintf("PATCH %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n",
-				loc, c.srv.Addr, len(data))
+			auth := base64.StdEncoding.EncodeToString([]byte(berthtest.AdminUser + ":" + berthtest.AdminPassword))
+			hdr := fmt.Sprintf("PATCH %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n",
+				loc, c.srv.Addr, auth, len(data))
 			if withRange {
 				hdr += fmt.Sprintf("Content-Range: 0-%d\r\n", len(data)-1)
 			}
