@@ -43,6 +43,9 @@ func WithCredentials(c *http.Client, user, password string) *http.Client {
 	if b, ok := tr.(*basicAuth); ok {
 		tr = b.next
 	}
+	if tr == nil {
+		tr = http.DefaultTransport
+	}
 	out.Transport = &basicAuth{next: tr, user: user, pass: password}
 	return &out
 }
