@@ -18,14 +18,17 @@
 // work), only a short-lived, HMAC-signed cookie carrying the state, nonce
 // and PKCE verifier between the two requests of one sign-in.
 //
-// The cookie key is random per process, so in scale-out mode a sign-in
-// must start and end on the same replica (or the load balancer must keep
-// a browser on one replica for the few seconds a sign-in takes).
+// The cookie key is derived from the client secret, which every replica's
+// configuration holds, so in scale-out mode a sign-in may start on one
+// replica and end on another. A public client (no secret) gets a random key
+// per process: its sign-ins must start and end on the same replica.
 package oidcapi
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -92,7 +95,7 @@ type Handler struct {
 	client   *http.Client // from New's ctx, for the token request; nil: default
 	svc      *access.Service
 	audit    func(context.Context, meta.AuditEvent)
-	key      []byte // signs the flow cookie; random per process
+	key      []byte // signs the flow cookie (see cookieKey)
 	host     string // registry host for the commands shown
 	berthURL string // what to give `berth login`
 	cookie   string // flow cookie path: the callback path
@@ -117,9 +120,9 @@ func New(ctx context.Context, cfg Config, svc *access.Service, audit func(contex
 	if err != nil {
 		return nil, errdefs.Wrap(errdefs.ErrUnavailable, err, "oidc: discover provider %s", cfg.Issuer)
 	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("oidc: make cookie key: %w", err)
+	key, err := cookieKey(cfg)
+	if err != nil {
+		return nil, err
 	}
 	h := &Handler{
 		cfg: cfg,
@@ -404,4 +407,21 @@ func short(s string) string {
 		s = string(rs[:limit]) + "…"
 	}
 	return s
+}
+
+// cookieKey returns the key that signs flow cookies: derived from the
+// client secret (with the issuer and client id, so that it serves no other
+// purpose) when there is one, so that every replica computes the same key;
+// otherwise random.
+func cookieKey(cfg Config) ([]byte, error) {
+	if cfg.ClientSecret != "" {
+		m := hmac.New(sha256.New, []byte(cfg.ClientSecret))
+		m.Write([]byte("berth oidc flow cookie\x00" + cfg.Issuer + "\x00" + cfg.ClientID))
+		return m.Sum(nil), nil
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("oidc: make cookie key: %w", err)
+	}
+	return key, nil
 }

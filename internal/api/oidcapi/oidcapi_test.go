@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,6 +46,14 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newReplicatedEnv(t, 1)
+}
+
+// newReplicatedEnv is newEnv with n handlers built from the same
+// configuration, as n replicas would, behind one server that sends each
+// request to the next in turn.
+func newReplicatedEnv(t *testing.T, n int) *env {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "meta.db"), sqlite.Options{})
 	if err != nil {
@@ -53,22 +62,40 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { _ = store.Close() })
 	e := &env{store: store}
 	e.prov = newProvider(t, testClientID, testClientSecret, aliceClaims())
-	var h http.Handler = http.NotFoundHandler()
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	var (
+		hs   []http.Handler
+		next atomic.Int64
+	)
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hs[int(next.Add(1)-1)%len(hs)].ServeHTTP(w, r)
+	}))
 	t.Cleanup(e.srv.Close)
 	svc := access.NewService(store, access.Options{})
-	h, err = oidcapi.New(ctx, oidcapi.Config{
-		Issuer:       e.prov.issuer(),
-		ClientID:     testClientID,
-		ClientSecret: testClientSecret,
-		RedirectURL:  e.srv.URL + oidcapi.CallbackPath,
-		GroupsClaim:  "groups",
-		AdminGroup:   adminGroup,
-	}, svc, e.record)
-	if err != nil {
-		t.Fatal(err)
+	for range n {
+		h, err := oidcapi.New(ctx, oidcapi.Config{
+			Issuer:       e.prov.issuer(),
+			ClientID:     testClientID,
+			ClientSecret: testClientSecret,
+			RedirectURL:  e.srv.URL + oidcapi.CallbackPath,
+			GroupsClaim:  "groups",
+			AdminGroup:   adminGroup,
+		}, svc, e.record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
 	}
 	return e
+}
+
+// A sign-in may start on one replica and end on another: replicas with the
+// same configuration sign flow cookies with the same key.
+func TestSignInAcrossReplicas(t *testing.T) {
+	e := newReplicatedEnv(t, 2)
+	status, body := e.signIn(t, browser(t), "")
+	if status != http.StatusOK || match(secretRE, body) == "" {
+		t.Fatalf("sign-in started on one replica and finished on the other: status %d\n%s", status, body)
+	}
 }
 
 func aliceClaims() map[string]any {
