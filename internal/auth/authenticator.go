@@ -2,15 +2,19 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/auth/secret"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
+	"golang.org/x/sync/singleflight"
 )
 
 // AuthOptions configures an Authenticator.
@@ -49,6 +53,17 @@ type Authenticator struct {
 
 	touchMu sync.Mutex
 	touched map[int64]time.Time
+
+	// logins coalesces concurrent checks of the same user name and
+	// password, and argonSlots bounds the argon2id verifications running
+	// at once (each takes ~19 MiB and tens of milliseconds of a core): 32
+	// clients starting together with one robot-less CI password would
+	// otherwise run 32 verifications side by side, and a flood of wrong
+	// passwords could take the memory of the process.
+	logins     singleflight.Group
+	argonSlots chan struct{}
+	// argonRuns counts argon2id verifications (for tests).
+	argonRuns atomic.Int64
 }
 
 // NewAuthenticator returns an Authenticator over the users and robots of
@@ -76,7 +91,20 @@ func NewAuthenticator(store meta.Store, opts AuthOptions) *Authenticator {
 		passwords:  newPasswordCache(),
 		workload:   newWorkloadVerifier(opts.Workload, opts.Now, opts.Logger),
 		touched:    make(map[int64]time.Time),
+		argonSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
+}
+
+// verifyPassword is secret.VerifyPassword once one of argonSlots is free.
+func (a *Authenticator) verifyPassword(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case a.argonSlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, errdefs.Wrap(errdefs.ErrUnavailable, ctx.Err(), "check password")
+	}
+	defer func() { <-a.argonSlots }()
+	a.argonRuns.Add(1)
+	return secret.VerifyPassword(hash, password)
 }
 
 // badCredentials is the one error every failed login gets, whatever the
@@ -244,14 +272,33 @@ var dummyPasswordHash = sync.OnceValue(func() string {
 	return h
 })
 
-// checkUser checks a user's password or CLI secret.
+// checkUser checks a user's password or CLI secret. Concurrent checks of
+// the same pair share one (see Authenticator.logins).
 func (a *Authenticator) checkUser(ctx context.Context, name, password string, now time.Time) (access.Principal, string, error) {
 	if p, ok := a.passwords.get(name, password, now); ok {
 		return p, "", nil
 	}
+	type result struct {
+		p      access.Principal
+		reason string
+	}
+	id := a.passwords.id(name, password)
+	v, err, _ := a.logins.Do(string(id[:]), func() (any, error) {
+		p, reason, err := a.checkUserOnce(context.WithoutCancel(ctx), name, password, now)
+		return result{p, reason}, err
+	})
+	if err != nil {
+		return access.Principal{}, "", err
+	}
+	r := v.(result)
+	return r.p, r.reason, nil
+}
+
+// checkUserOnce is checkUser without the sharing.
+func (a *Authenticator) checkUserOnce(ctx context.Context, name, password string, now time.Time) (access.Principal, string, error) {
 	u, err := a.store.GetUser(ctx, name)
 	if errdefs.IsNotFound(err) {
-		_, _ = secret.VerifyPassword(dummyPasswordHash(), password)
+		_, _ = a.verifyPassword(ctx, dummyPasswordHash(), password)
 		return access.Principal{}, "unknown user", nil
 	}
 	if err != nil {
@@ -261,7 +308,10 @@ func (a *Authenticator) checkUser(ctx context.Context, name, password string, no
 	if hash == "" {
 		hash = dummyPasswordHash()
 	}
-	pwOK, err := secret.VerifyPassword(hash, password)
+	pwOK, err := a.verifyPassword(ctx, hash, password)
+	if errors.Is(err, errdefs.ErrUnavailable) {
+		return access.Principal{}, "", err
+	}
 	if err != nil {
 		a.log.ErrorContext(ctx, "stored password hash is malformed", "user", name, "err", err)
 		pwOK = false

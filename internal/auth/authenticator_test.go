@@ -403,3 +403,30 @@ func TestLookup(t *testing.T) {
 		})
 	}
 }
+
+// Clients starting together with the same credentials share one argon2id
+// check: without that, 32 CI jobs signing in at once would run 32
+// verifications of ~19 MiB each side by side.
+func TestConcurrentLoginsShareOneCheck(t *testing.T) {
+	f := newFixture(t)
+	a := f.auth(AuthOptions{})
+	const n = 32
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = a.Password(context.Background(), "alice", "alice-pw", "192.0.2.1")
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	// Usually exactly one; a goroutine that missed the cache just before
+	// the first check filled it may run one more.
+	if got := a.argonRuns.Load(); got < 1 || got > 4 {
+		t.Errorf("%d concurrent logins ran argon2id %d times, want 1 (at most a few)", n, got)
+	}
+}
