@@ -51,8 +51,9 @@ type Authenticator struct {
 	passwords  *passwordCache
 	workload   *workloadVerifier
 
-	touchMu sync.Mutex
-	touched map[int64]time.Time
+	touchMu      sync.Mutex
+	touched      map[int64]time.Time
+	touchedUsers map[int64]time.Time
 
 	// logins coalesces concurrent checks of the same user name and
 	// password, and argonSlots bounds the argon2id verifications running
@@ -83,15 +84,16 @@ func NewAuthenticator(store meta.Store, opts AuthOptions) *Authenticator {
 		opts.Logger = slog.Default()
 	}
 	return &Authenticator{
-		store:      store,
-		opts:       opts,
-		log:        opts.Logger,
-		perAccount: newFailureLimiter(opts.MaxFailures, opts.Window),
-		perAddress: newFailureLimiter(opts.MaxFailures, opts.Window),
-		passwords:  newPasswordCache(),
-		workload:   newWorkloadVerifier(opts.Workload, opts.Now, opts.Logger),
-		touched:    make(map[int64]time.Time),
-		argonSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+		store:        store,
+		opts:         opts,
+		log:          opts.Logger,
+		perAccount:   newFailureLimiter(opts.MaxFailures, opts.Window),
+		perAddress:   newFailureLimiter(opts.MaxFailures, opts.Window),
+		passwords:    newPasswordCache(),
+		workload:     newWorkloadVerifier(opts.Workload, opts.Now, opts.Logger),
+		touched:      make(map[int64]time.Time),
+		touchedUsers: make(map[int64]time.Time),
+		argonSlots:   make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
 	}
 }
 
@@ -328,7 +330,32 @@ func (a *Authenticator) checkUserOnce(ctx context.Context, name, password string
 	if pwOK {
 		a.passwords.put(name, password, p, now)
 	}
+	a.touchUser(ctx, u, now)
 	return p, "", nil
+}
+
+// touchUser records that u signed in, at most once a minute per user (the
+// password cache answers repeated logins within the minute anyway).
+func (a *Authenticator) touchUser(ctx context.Context, u *meta.User, now time.Time) {
+	if now.Sub(u.LastLoginAt) < robotTouchInterval {
+		return
+	}
+	a.touchMu.Lock()
+	last, ok := a.touchedUsers[u.ID]
+	due := !ok || now.Sub(last) >= robotTouchInterval
+	if due {
+		if len(a.touchedUsers) >= 10_000 {
+			clear(a.touchedUsers)
+		}
+		a.touchedUsers[u.ID] = now
+	}
+	a.touchMu.Unlock()
+	if !due {
+		return
+	}
+	if err := a.store.TouchUser(ctx, u.ID, now); err != nil {
+		a.log.WarnContext(ctx, "record user sign-in", "user", u.Name, "err", err)
+	}
 }
 
 // Bearer verifies a registry access token and returns its subject as a principal (Kind and Name only; no DB

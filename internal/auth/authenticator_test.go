@@ -430,3 +430,39 @@ func TestConcurrentLoginsShareOneCheck(t *testing.T) {
 		t.Errorf("%d concurrent logins ran argon2id %d times, want 1 (at most a few)", n, got)
 	}
 }
+
+// A user's sign-ins are recorded, at most once a minute.
+func TestUserLastLogin(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := f.auth(AuthOptions{})
+	login := func() time.Time {
+		t.Helper()
+		if _, err := a.Password(ctx, "alice", "alice-pw", "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+		u, err := f.store.GetUser(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.LastLoginAt
+	}
+	first := f.clk.Now()
+	steps := []struct {
+		name    string
+		advance time.Duration
+		want    time.Time
+	}{
+		{"first login", 0, first},
+		{"30s later: not written again", 30 * time.Second, first},
+		{"61s after the first: written", 31 * time.Second, first.Add(61 * time.Second)},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			f.clk.Add(s.advance)
+			if got := login(); !got.Equal(s.want) {
+				t.Errorf("LastLoginAt = %v, want %v", got, s.want)
+			}
+		})
+	}
+}

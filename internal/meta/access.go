@@ -169,6 +169,10 @@ type Users interface {
 	// UpdateUser stores every field of u (by u.ID) but ID, Name and
 	// CreatedAt; ErrNotFound if absent.
 	UpdateUser(ctx context.Context, u *User) error
+	// TouchUser sets the last sign-in time of user id to at, if later
+	// (and changes nothing else, so it cannot undo a concurrent update). A
+	// user that no longer exists is not an error.
+	TouchUser(ctx context.Context, id int64, at time.Time) error
 	// DeleteUser removes the user and its memberships; ErrNotFound if
 	// absent.
 	DeleteUser(ctx context.Context, name string) error

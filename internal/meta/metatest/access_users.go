@@ -16,6 +16,43 @@ func userTests() []test {
 		{"UpdateUser", testUpdateUser},
 		{"DeleteUserCascadesMemberships", testDeleteUser},
 		{"ListUsersPages", testListUsers},
+		{"TouchUserOnlyMovesForward", testTouchUser},
+	}
+}
+
+func testTouchUser(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	u := newUser("touched")
+	u.LastLoginAt = time.Time{}
+	mustCreateUser(t, s, u)
+	steps := []struct {
+		name     string
+		at, want time.Time
+	}{
+		{"first sign-in", at(time.Hour), at(time.Hour)},
+		{"later", at(2 * time.Hour), at(2 * time.Hour)},
+		{"earlier is ignored", at(90 * time.Minute), at(2 * time.Hour)},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := s.TouchUser(ctx, u.ID, st.at); err != nil {
+				t.Fatalf("TouchUser: %v", err)
+			}
+			got, err := s.GetUser(ctx, u.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.LastLoginAt.Equal(st.want) {
+				t.Errorf("LastLoginAt = %v, want %v", got.LastLoginAt, st.want)
+			}
+			// Nothing else moved.
+			if got.Email != u.Email || got.Disabled != u.Disabled || got.PasswordHash != u.PasswordHash {
+				t.Errorf("TouchUser changed other fields: %+v", got)
+			}
+		})
+	}
+	if err := s.TouchUser(ctx, u.ID+1000, at(time.Hour)); err != nil {
+		t.Errorf("TouchUser of a missing user: %v, want nil", err)
 	}
 }
 

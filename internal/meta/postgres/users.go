@@ -29,6 +29,8 @@ const (
 		WHERE issuer = $1 AND subject = $2 AND issuer <> ''`
 	// The update is skipped when another user holds the OIDC identity; the
 	// columns say whether the user exists and whether the identity is taken.
+	touchUserSQL = `UPDATE users SET last_login_at = $1
+		WHERE id = $2 AND (last_login_at IS NULL OR last_login_at < $1)`
 	updateUserSQL = `WITH taken AS (
 			SELECT EXISTS (SELECT 1 FROM users WHERE issuer = $4 AND subject = $5
 				AND issuer <> '' AND id <> $11) AS t
@@ -178,6 +180,14 @@ func (q *querier) UpdateUser(ctx context.Context, u *meta.User) (err error) {
 		return errdefs.AlreadyExists("another user has the OIDC identity %s %q", u.Issuer, u.Subject)
 	}
 	return nil
+}
+
+// TouchUser sets the last sign-in time of user id to at if that is later
+// than the one stored; a missing user is not an error.
+func (q *querier) TouchUser(ctx context.Context, id int64, at time.Time) (err error) {
+	defer errdefs.Wrapf(&err, "postgres: touch user %d", id)
+	_, err = q.db.Exec(ctx, touchUserSQL, pgTime(at), id)
+	return classify(err)
 }
 
 // DeleteUser removes the user and its (user) memberships; ErrNotFound if

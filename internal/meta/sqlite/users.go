@@ -23,6 +23,8 @@ var (
 	getUserSQL          = stmt(`SELECT ` + userCols + ` FROM users WHERE name = ?`)
 	getUserBySubjectSQL = stmt(`SELECT ` + userCols + ` FROM users
 		WHERE issuer = ? AND subject = ? AND issuer <> ''`)
+	touchUserSQL = stmt(`UPDATE users SET last_login_at = ?
+		WHERE id = ? AND (last_login_at IS NULL OR last_login_at < ?)`)
 	updateUserSQL = stmt(`UPDATE users SET email = ?, password_hash = ?, sys_admin = ?,
 		issuer = ?, subject = ?, idp_groups = ?, cli_secret_hash = ?, disabled = ?,
 		updated_at = ?, last_login_at = ? WHERE id = ?`)
@@ -167,6 +169,16 @@ func (q *querier) UpdateUser(ctx context.Context, u *meta.User) (err error) {
 			return errdefs.NotFound("user %d not found", u.ID)
 		}
 		return nil
+	})
+}
+
+// TouchUser sets the last sign-in time of user id to at if that is later
+// than the one stored; a missing user is not an error.
+func (q *querier) TouchUser(ctx context.Context, id int64, at time.Time) (err error) {
+	defer errdefs.Wrapf(&err, "sqlite: touch user %d", id)
+	return q.write(ctx, func(w runner) error {
+		_, err := w.exec(ctx, touchUserSQL, micros(at), id, micros(at))
+		return classify(err)
 	})
 }
 
