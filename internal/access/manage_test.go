@@ -496,3 +496,45 @@ func TestOnboardOIDC(t *testing.T) {
 		t.Errorf("disabled user signed in: %v", err)
 	}
 }
+
+// With an admin group configured, leaving it at the provider takes the
+// system administrator flag away at the next sign-in, except from the last
+// enabled system administrator; without one, the flag is left alone.
+func TestOnboardOIDCAdminGroup(t *testing.T) {
+	iss := "https://idp.example.com"
+	tests := []struct {
+		name      string
+		localRoot bool // another enabled system administrator exists
+		managed   bool
+		want      bool
+	}{
+		{"managed: demoted", true, true, false},
+		{"managed: the last admin keeps the flag", false, true, true},
+		{"not managed: left alone", true, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, AutoCreateNone)
+			ctx := context.Background()
+			if tc.localRoot {
+				e.user(t, "root", true)
+			}
+			if _, err := e.svc.OnboardOIDC(ctx, OIDCIdentity{Issuer: iss, Subject: "s1", Username: "ada",
+				Admin: true, AdminManaged: true}); err != nil {
+				t.Fatal(err)
+			}
+			u, err := e.svc.OnboardOIDC(ctx, OIDCIdentity{Issuer: iss, Subject: "s1", Username: "ada",
+				Admin: false, AdminManaged: tc.managed})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.SysAdmin != tc.want {
+				t.Errorf("SysAdmin = %v, want %v", u.SysAdmin, tc.want)
+			}
+			stored, err := e.store.GetUser(ctx, "ada")
+			if err != nil || stored.SysAdmin != tc.want {
+				t.Errorf("stored SysAdmin = %v (%v), want %v", stored.SysAdmin, err, tc.want)
+			}
+		})
+	}
+}

@@ -40,14 +40,25 @@ func (s *Service) OnboardOIDC(ctx context.Context, id OIDCIdentity) (_ *meta.Use
 	}
 	u.Email = email
 	u.Groups = slices.Clone(id.Groups)
+	demote := id.AdminManaged && !id.Admin && u.SysAdmin
 	if id.Admin {
 		u.SysAdmin = true
 	}
 	u.LastLoginAt = s.now()
 	u.UpdatedAt = u.LastLoginAt
 	defer s.changed()
-	if err := s.store.UpdateUser(ctx, u); err != nil {
+	err = s.store.WithTx(ctx, func(tx meta.Querier) error {
+		if demote {
+			u.SysAdmin = checkNotLastAdmin(ctx, tx, u.ID) != nil
+		}
+		return tx.UpdateUser(ctx, u)
+	})
+	if err != nil {
 		return nil, err
+	}
+	if demote && !u.SysAdmin {
+		actor := Principal{Kind: UserKind, Name: u.Name}
+		s.record(ctx, actor, "user.demote", "", u.Name, &err)
 	}
 	return u, nil
 }

@@ -42,8 +42,15 @@ type OIDCIdentity struct {
 	Groups   []string
 	// Admin says the provider puts the person in the administrators'
 	// group: the user becomes a system administrator. False leaves the
-	// stored flag alone (a system administrator may have granted it).
+	// stored flag alone (a system administrator may have granted it),
+	// unless AdminManaged.
 	Admin bool
+	// AdminManaged says the provider's groups decide the system
+	// administrator flag (an admin group is configured): then Admin false
+	// also takes the flag away, so that leaving the group at the provider
+	// revokes the rights at the next sign-in (never from the last enabled
+	// system administrator).
+	AdminManaged bool
 }
 
 // EnsureAdmin creates the "admin" system administrator if no user exists

@@ -34,6 +34,7 @@ func identity(cfg Config, issuer, subject string, claims map[string]any) (access
 		id.Groups = groupsClaim(claims[cfg.GroupsClaim])
 	}
 	id.Admin = cfg.AdminGroup != "" && slices.Contains(id.Groups, cfg.AdminGroup)
+	id.AdminManaged = cfg.AdminGroup != ""
 	return id, nil
 }
 
