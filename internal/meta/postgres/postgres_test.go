@@ -101,7 +101,7 @@ func schemaObjects(t *testing.T, pool *pgxpool.Pool) []string {
 
 var wantSchema = []string{
 	"function berth_put_tag",
-	"table audit_log", "table blob_leases", "table blobs", "table goose_db_version", "table immutability_rules",
+	"table audit_log", "table blob_leases", "table blobs", "table gc_tombstones", "table goose_db_version", "table immutability_rules",
 	"table manifest_refs",
 	"table manifests", "table project_members", "table projects", "table repositories",
 	"table repository_blobs", "table robots", "table signing_keys", "table tag_history", "table tags",

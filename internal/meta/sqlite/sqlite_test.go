@@ -75,7 +75,7 @@ func schemaTables(t *testing.T, db *sql.DB) []string {
 }
 
 var wantTables = []string{
-	"audit_log", "blob_leases", "blobs", "goose_db_version", "immutability_rules", "manifest_refs", "manifests",
+	"audit_log", "blob_leases", "blobs", "gc_tombstones", "goose_db_version", "immutability_rules", "manifest_refs", "manifests",
 	"project_members", "projects", "repositories", "repository_blobs", "robots",
 	"signing_keys", "tag_history", "tags", "uploads", "users",
 }
