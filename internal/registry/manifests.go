@@ -43,8 +43,10 @@ type ManifestPushed struct {
 // PutManifest validates and stores a manifest, and points its tags at it,
 // in one transaction. Every blob and child manifest it names must already
 // be in the repository (MissingReferencesError); a push by digest must
-// match the body (DigestMismatchError). The manifest is recorded as pushed
-// by the principal in ctx (access.PrincipalFrom; "" when anonymous).
+// match the body (DigestMismatchError). Moving an immutable tag to another
+// manifest is refused (ErrDenied naming the rule); pushing the manifest an
+// immutable tag already points at again is not an error. The manifest is
+// recorded as pushed by the principal in ctx (access.PrincipalFrom; "" when anonymous).
 func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *ManifestPushed, err error) {
 	defer errdefs.Wrapf(&err, "put manifest %s:%s", p.Repository, p.Reference)
 	if err := ref.ValidRepository(p.Repository); err != nil {
@@ -82,6 +84,10 @@ func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *Manifest
 	}
 	row, refs := s.manifestRow(m, dgst, p.Body)
 	row.PushedBy = access.PrincipalFrom(ctx).Name
+	rules, err := s.immutableRules(ctx, p.Repository)
+	if err != nil {
+		return nil, err
+	}
 	var previous map[string]digest.Digest
 	err = s.meta.WithTx(ctx, func(tx meta.Querier) error {
 		previous = nil // a retried transaction starts over
@@ -94,6 +100,9 @@ func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *Manifest
 			return err
 		}
 		if err := tx.PutManifest(ctx, row, refs); err != nil {
+			return err
+		}
+		if err := checkTagMoves(ctx, tx, repo.ID, rules, tags, dgst); err != nil {
 			return err
 		}
 		for _, t := range tags {
@@ -114,6 +123,30 @@ func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *Manifest
 		return nil, err
 	}
 	return &ManifestPushed{Digest: dgst, Subject: row.Subject, Tags: tags, Previous: previous}, nil
+}
+
+// checkTagMoves refuses (ErrDenied) to move an immutable tag of tags to
+// dgst. It reads each immutable tag inside the transaction that moves it,
+// so a racing push cannot slip between the check and the move; a tag that
+// is new or already points at dgst is not moved and passes.
+func checkTagMoves(ctx context.Context, tx meta.Querier, repoID int64, rules ruleSet, tags []string, dgst digest.Digest) error {
+	for _, t := range tags {
+		r := rules.match(t)
+		if r == nil {
+			continue
+		}
+		cur, err := tx.GetTag(ctx, repoID, t)
+		if errdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if cur.Digest != dgst {
+			return rules.deny(t, r)
+		}
+	}
+	return nil
 }
 
 // manifestRow builds the stored row and reference edges of a parsed
@@ -201,6 +234,8 @@ func (s *Service) GetManifest(ctx context.Context, repo, reference string, withC
 // DeleteManifest deletes by reference: a tag deletes only the tag; a digest
 // deletes the manifest and every tag pointing at it. A manifest that an
 // index in the repository still names cannot be deleted (ErrConflict).
+// Deleting an immutable tag, directly or with its manifest, is refused
+// (ErrDenied naming the rule).
 func (s *Service) DeleteManifest(ctx context.Context, repo, reference string) (err error) {
 	defer errdefs.Wrapf(&err, "delete manifest %s:%s", repo, reference)
 	tag, dgst, err := ref.ParseReference(reference)
@@ -211,7 +246,19 @@ func (s *Service) DeleteManifest(ctx context.Context, repo, reference string) (e
 	if err != nil {
 		return err
 	}
+	rules, err := s.immutableRules(ctx, repo)
+	if err != nil {
+		return err
+	}
 	if tag != "" {
+		if rule := rules.match(tag); rule != nil {
+			// Say "not found" for a tag that does not exist, as without
+			// the rule.
+			if _, err := s.meta.GetTag(ctx, r.ID, tag); err != nil {
+				return err
+			}
+			return rules.deny(tag, rule)
+		}
 		_, err := s.meta.DeleteTag(ctx, r.ID, tag)
 		return err
 	}
@@ -229,6 +276,11 @@ func (s *Service) DeleteManifest(ctx context.Context, repo, reference string) (e
 		tags, err := tx.ListTagsOf(ctx, r.ID, dgst)
 		if err != nil {
 			return err
+		}
+		for _, t := range tags {
+			if err := rules.check(t); err != nil {
+				return err
+			}
 		}
 		for _, t := range tags {
 			if _, err := tx.DeleteTag(ctx, r.ID, t); err != nil {

@@ -57,6 +57,8 @@ type Service struct {
 	opts  Options
 	log   *slog.Logger
 	locks keyedMutex
+	// immutable caches tag immutability rules (immutability.go).
+	immutable immutability
 }
 
 // New returns a Service over the given stores.
