@@ -77,6 +77,23 @@ type Config struct {
 	Auth Auth `koanf:"auth" yaml:"auth"`
 	// Audit configures the audit log.
 	Audit Audit `koanf:"audit" yaml:"audit"`
+	// GC configures online garbage collection of blobs.
+	GC GC `koanf:"gc" yaml:"gc"`
+}
+
+// GC configures online garbage collection (package gc): blobs that no
+// manifest references and no lease holds are deleted while the registry
+// serves.
+type GC struct {
+	// Enabled runs the collection as a periodic job. Default true.
+	Enabled bool `koanf:"enabled" yaml:"enabled"`
+	// Interval is how often the job runs. Default 24h.
+	Interval time.Duration `koanf:"interval" yaml:"interval"`
+	// Grace is how long a blob a client learned about (HEAD, GET) stays
+	// protected, so a manifest pushed shortly after can name it: a blob
+	// HEAD renews the blob's lease to now+grace once less than grace/2 is
+	// left. Default 1h.
+	Grace time.Duration `koanf:"grace" yaml:"grace"`
 }
 
 // Auth configures authentication and authorization.
@@ -298,6 +315,7 @@ func Default() Config {
 			WorkloadIdentity: []WorkloadRule{},
 		},
 		Audit: Audit{Retention: 2160 * time.Hour},
+		GC:    GC{Enabled: true, Interval: 24 * time.Hour, Grace: time.Hour},
 	}
 }
 
@@ -475,6 +493,8 @@ func (c *Config) Validate() error {
 		"auth.token.key_rotation":   c.Auth.Token.KeyRotation,
 		"auth.failed_logins.window": c.Auth.FailedLogins.Window,
 		"audit.retention":           c.Audit.Retention,
+		"gc.interval":               c.GC.Interval,
+		"gc.grace":                  c.GC.Grace,
 	}
 	for _, k := range sortedKeys(positive) {
 		if positive[k] <= 0 {
