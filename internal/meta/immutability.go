@@ -26,9 +26,10 @@ type ImmutabilityRule struct {
 // ability of a Store, found with ImmutabilityOf; the SQLite and PostgreSQL
 // backends have it.
 type ImmutabilityStore interface {
-	// PutImmutabilityRule stores a new rule r and sets r.ID (CreatedAt
-	// defaults to now); ErrNotFound if r.ProjectID names no project. IDs
-	// are unique across projects and grow with each rule added.
+	// PutImmutabilityRule stores a new rule r and sets r.ID and
+	// r.CreatedAt (now when zero, else as given, at the precision the
+	// store keeps); ErrNotFound if r.ProjectID names no project. IDs are
+	// unique across projects and grow with each rule added.
 	PutImmutabilityRule(ctx context.Context, r *ImmutabilityRule) error
 	// DeleteImmutabilityRule removes rule id of project projectID (0:
 	// system-wide); ErrNotFound if that project has no such rule.

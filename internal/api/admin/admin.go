@@ -1,11 +1,14 @@
 // Package admin serves Berth's admin API under /api/v1: JSON resources for
-// the caller (me), users, projects and their members, robot accounts and the
-// audit log, and the OpenAPI 3.1 document that describes them
+// the caller (me), users, projects and their members, robot accounts, tag
+// immutability rules and the audit log, and the OpenAPI 3.1 document that
+// describes them
 // (/api/v1/openapi.json, kept as a golden file in testdata).
 //
 // Handlers parse the request, call access.Service (which checks every
 // permission itself) or the audit recorder, and write the result; they hold
-// no SQL and no authorization rules. Every route but the OpenAPI document
+// no SQL and no authorization rules (the immutability routes ask
+// access.Service whether the caller holds manage-policies, and store rules
+// through meta.ImmutabilityStore). Every route but the OpenAPI document
 // needs a signed-in caller: an anonymous request gets 401 with a Basic
 // challenge. Errors are sent as
 //
@@ -60,6 +63,10 @@ type Options struct {
 	Roles RoleLister
 	// Audit serves the audit routes; nil answers them with 503.
 	Audit *audit.Recorder
+	// Immutability stores tag immutability rules; nil finds them in Roles
+	// when it is a meta.Store (meta.ImmutabilityOf), else the immutability
+	// routes answer 503.
+	Immutability meta.ImmutabilityStore
 	// TrustProxy takes the client address for audit events from
 	// X-Forwarded-For (set it only behind a proxy that sets the header).
 	TrustProxy bool
@@ -150,6 +157,13 @@ func (h *Handler) routes() []route {
 		{method: "PATCH", path: "/api/v1/robots/{robotname}", name: "robots.update", fn: h.updateRobot},
 		{method: "DELETE", path: "/api/v1/robots/{robotname}", name: "robots.delete", fn: h.deleteRobot},
 		{method: "POST", path: "/api/v1/robots/{robotname}/secret", name: "robots.secret", fn: h.regenerateRobotSecret},
+
+		{method: "GET", path: "/api/v1/immutability", name: "immutability.list-system", fn: h.listSystemImmutability},
+		{method: "POST", path: "/api/v1/immutability", name: "immutability.add-system", fn: h.addSystemImmutability},
+		{method: "DELETE", path: "/api/v1/immutability/{id}", name: "immutability.remove-system", fn: h.removeSystemImmutability},
+		{method: "GET", path: "/api/v1/projects/{name}/immutability", name: "immutability.list-project", fn: h.listProjectImmutability},
+		{method: "POST", path: "/api/v1/projects/{name}/immutability", name: "immutability.add-project", fn: h.addProjectImmutability},
+		{method: "DELETE", path: "/api/v1/projects/{name}/immutability/{id}", name: "immutability.remove-project", fn: h.removeProjectImmutability},
 
 		{method: "GET", path: "/api/v1/audit", name: "audit.list", fn: h.listAudit},
 		{method: "GET", path: "/api/v1/audit/export", name: "audit.export", fn: h.exportAudit},

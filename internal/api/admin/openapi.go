@@ -85,6 +85,13 @@ func operations() []operation {
 		{method: "DELETE", path: "/api/v1/robots/{robotname}", id: "deleteRobot", tag: "robots", summary: "Delete a robot.", status: 204, errors: readErrors},
 		{method: "POST", path: "/api/v1/robots/{robotname}/secret", id: "regenerateRobotSecret", tag: "robots", summary: "Generate a new secret for a robot, replacing the old one; shown once.", status: 200, resp: wire.Secret{}, errors: readErrors},
 
+		{method: "GET", path: "/api/v1/immutability", id: "listSystemImmutabilityRules", tag: "immutability", summary: "List the system-wide tag immutability rules (system administrators).", status: 200, resp: wire.ImmutabilityRuleList{}, errors: readErrors},
+		{method: "POST", path: "/api/v1/immutability", id: "addSystemImmutabilityRule", tag: "immutability", summary: "Add a system-wide tag immutability rule; its repository patterns match full repository names.", body: wire.NewImmutabilityRule{}, status: 201, resp: wire.ImmutabilityRule{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/immutability/{id}", id: "removeSystemImmutabilityRule", tag: "immutability", summary: "Remove a system-wide tag immutability rule.", status: 204, errors: readErrors},
+		{method: "GET", path: "/api/v1/projects/{name}/immutability", id: "listProjectImmutabilityRules", tag: "immutability", summary: "List a project's tag immutability rules (manage-policies).", status: 200, resp: wire.ImmutabilityRuleList{}, errors: readErrors},
+		{method: "POST", path: "/api/v1/projects/{name}/immutability", id: "addProjectImmutabilityRule", tag: "immutability", summary: "Add a tag immutability rule to a project; its repository patterns are relative to the project.", body: wire.NewImmutabilityRule{}, status: 201, resp: wire.ImmutabilityRule{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/projects/{name}/immutability/{id}", id: "removeProjectImmutabilityRule", tag: "immutability", summary: "Remove a tag immutability rule from a project.", status: 204, errors: readErrors},
+
 		{method: "GET", path: "/api/v1/audit", id: "listAudit", tag: "audit", summary: "Page through the audit log, newest first; the next page is the next cursor (also in a Link header).", query: auditParams, status: 200, resp: wire.AuditList{}, errors: []int{400, 401, 403, 429, 503}},
 		{method: "GET", path: "/api/v1/audit/export", id: "exportAudit", tag: "audit", summary: "Export the audit log as JSON lines, newest first.", query: auditParams, status: 200, resp: wire.AuditEvent{}, jsonl: true, errors: []int{400, 401, 403, 429, 503}},
 	}
@@ -133,7 +140,7 @@ func OpenAPI() map[string]any {
 		"info": map[string]any{
 			"title":       "Berth admin API",
 			"version":     "v1",
-			"description": "Users, projects, members, robot accounts and the audit log of a Berth registry. Every operation but this document needs HTTP Basic credentials (a password, a CLI secret or a robot secret).",
+			"description": "Users, projects, members, robot accounts, tag immutability rules and the audit log of a Berth registry. Every operation but this document needs HTTP Basic credentials (a password, a CLI secret or a robot secret).",
 		},
 		"servers":    []any{map[string]any{"url": "/"}},
 		"security":   []any{map[string]any{"basic": []any{}}},

@@ -43,8 +43,8 @@ func mustPutRule(t *testing.T, is meta.ImmutabilityStore, r *meta.ImmutabilityRu
 	if err := is.PutImmutabilityRule(t.Context(), r); err != nil {
 		t.Fatalf("PutImmutabilityRule(project %d): %v", r.ProjectID, err)
 	}
-	if r.ID == 0 {
-		t.Fatalf("PutImmutabilityRule left the ID unset")
+	if r.ID == 0 || r.CreatedAt.IsZero() {
+		t.Fatalf("PutImmutabilityRule left the ID (%d) or creation time (%v) unset", r.ID, r.CreatedAt)
 	}
 }
 

@@ -77,8 +77,8 @@ func scanImmutabilityRule(row pgx.Row) (*meta.ImmutabilityRule, error) {
 	return &r, nil
 }
 
-// PutImmutabilityRule stores a new rule and sets r.ID (CreatedAt defaults
-// to now); ErrNotFound if r.ProjectID names no project.
+// PutImmutabilityRule stores a new rule and sets r.ID and r.CreatedAt (now
+// when zero, else as stored); ErrNotFound if r.ProjectID names no project.
 func (q *querier) PutImmutabilityRule(ctx context.Context, r *meta.ImmutabilityRule) (err error) {
 	defer errdefs.Wrapf(&err, "postgres: add immutability rule to project %d", r.ProjectID)
 	repos, err := patternsJSON(r.Repositories)
@@ -89,10 +89,12 @@ func (q *querier) PutImmutabilityRule(ctx context.Context, r *meta.ImmutabilityR
 	if err != nil {
 		return err
 	}
+	created := pgTimeOrNow(r.CreatedAt)
 	err = q.db.QueryRow(ctx, insertImmutabilitySQL, nullID(r.ProjectID), repos, tags,
-		pgTimeOrNow(r.CreatedAt), r.CreatedBy).Scan(&r.ID)
+		created, r.CreatedBy).Scan(&r.ID)
 	switch {
 	case err == nil:
+		r.CreatedAt = created.UTC()
 		return nil
 	case errors.Is(err, pgx.ErrNoRows), isFKViolation(err): // missing, or deleted meanwhile
 		return errdefs.NotFound("project %d not found", r.ProjectID)

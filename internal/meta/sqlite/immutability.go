@@ -48,8 +48,8 @@ func scanImmutabilityRule(row scanner) (*meta.ImmutabilityRule, error) {
 	return &r, nil
 }
 
-// PutImmutabilityRule stores a new rule and sets r.ID (CreatedAt defaults
-// to now); ErrNotFound if r.ProjectID names no project.
+// PutImmutabilityRule stores a new rule and sets r.ID and r.CreatedAt (now
+// when zero, else as stored); ErrNotFound if r.ProjectID names no project.
 func (q *querier) PutImmutabilityRule(ctx context.Context, r *meta.ImmutabilityRule) (err error) {
 	defer errdefs.Wrapf(&err, "sqlite: add immutability rule to project %d", r.ProjectID)
 	repos, err := toJSON(r.Repositories)
@@ -60,9 +60,9 @@ func (q *querier) PutImmutabilityRule(ctx context.Context, r *meta.ImmutabilityR
 	if err != nil {
 		return err
 	}
+	created := microsOrNow(r.CreatedAt)
 	return q.write(ctx, func(w runner) error {
-		res, err := w.exec(ctx, insertImmutabilitySQL, nullID(r.ProjectID), repos, tags,
-			microsOrNow(r.CreatedAt), r.CreatedBy)
+		res, err := w.exec(ctx, insertImmutabilitySQL, nullID(r.ProjectID), repos, tags, created, r.CreatedBy)
 		switch {
 		case isFKViolation(err):
 			return errdefs.NotFound("project %d not found", r.ProjectID)
@@ -73,7 +73,7 @@ func (q *querier) PutImmutabilityRule(ctx context.Context, r *meta.ImmutabilityR
 		if err != nil {
 			return classify(err)
 		}
-		r.ID = id
+		r.ID, r.CreatedAt = id, fromMicros(created)
 		return nil
 	})
 }
