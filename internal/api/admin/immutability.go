@@ -55,7 +55,9 @@ func (h *Handler) addImmutability(w http.ResponseWriter, r *http.Request, p acce
 	}
 	rule := &meta.ImmutabilityRule{Repositories: in.Repositories, Tags: in.Tags, CreatedBy: p.Name}
 	resource := "immutability"
-	defer func() { h.auditImmutability(r.Context(), p, "immutability.add", project, &resource, describe(rule), err) }()
+	defer func() {
+		h.auditImmutability(r.Context(), p, "immutability.add", project, &resource, describe(rule), err)
+	}()
 	if len(in.Tags) == 0 {
 		return errdefs.Invalid(`a rule needs at least one tag pattern ("*" for every tag, "!pattern" to exclude)`)
 	}
