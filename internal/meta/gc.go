@@ -86,3 +86,19 @@ type Collector interface {
 	// ErrNotFound (and no lease) if the link or the blob is gone.
 	TouchLinkedBlob(ctx context.Context, repoID int64, dgst digest.Digest, until time.Time) (*Blob, error)
 }
+
+// CollectorOf returns the Collector of s, looking through decorators that
+// implement Unwrapper (the pull-path cache), and whether s has one.
+func CollectorOf(s Store) (Collector, bool) {
+	for s != nil {
+		if c, ok := s.(Collector); ok {
+			return c, true
+		}
+		u, ok := s.(Unwrapper)
+		if !ok {
+			return nil, false
+		}
+		s = u.Unwrap()
+	}
+	return nil, false
+}

@@ -14,13 +14,32 @@ import (
 
 // StatBlob returns the blob dgst if repository repo may serve it, else an
 // ErrNotFound error.
+//
+// A client that saw the blob may name it in a manifest pushed shortly
+// after, so StatBlob keeps the blob from garbage collection for
+// Options.GCGrace: it reads the blob with its lease (one indexed read) and,
+// when the lease ends within GCGrace/2, renews it to now+GCGrace in a
+// transaction that re-checks the link, so at most one write per blob every
+// GCGrace/2. If garbage collection deleted the blob meanwhile, the answer
+// is ErrNotFound and the client uploads it again.
 func (s *Service) StatBlob(ctx context.Context, repo string, dgst digest.Digest) (b *meta.Blob, err error) {
 	defer errdefs.Wrapf(&err, "blob %s in %s", dgst, repo)
 	r, err := s.repository(ctx, repo)
 	if err != nil {
 		return nil, err
 	}
-	return s.meta.GetLinkedBlob(ctx, r.ID, dgst)
+	if s.gc == nil {
+		return s.meta.GetLinkedBlob(ctx, r.ID, dgst)
+	}
+	b, until, err := s.gc.LinkedBlobLease(ctx, r.ID, dgst)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if until.Sub(now) >= s.opts.GCGrace/2 {
+		return b, nil
+	}
+	return s.gc.TouchLinkedBlob(ctx, r.ID, dgst, now.Add(s.opts.GCGrace))
 }
 
 // BlobContent is what OpenBlob returns: the blob record and either its

@@ -36,6 +36,10 @@ type Options struct {
 	// BlobLease protects a committed, not yet referenced blob from garbage
 	// collection for this long.
 	BlobLease time.Duration
+	// GCGrace is how long a blob a client saw (HEAD, GET) stays protected
+	// from garbage collection: StatBlob renews its lease to now+GCGrace
+	// once less than half of that is left. Default 1h.
+	GCGrace time.Duration
 	// MaxManifestBytes is the largest manifest accepted.
 	MaxManifestBytes int64
 	// MaxBlobBytes is the largest blob accepted; 0 for no limit.
@@ -59,6 +63,9 @@ type Service struct {
 	locks keyedMutex
 	// immutable caches tag immutability rules (immutability.go).
 	immutable immutability
+	// gc is the metadata store's garbage collection fence, nil if it has
+	// none (then blobs are never collected and need no fence).
+	gc meta.Collector
 }
 
 // New returns a Service over the given stores.
@@ -75,11 +82,15 @@ func New(m meta.Store, b blob.Store, opts Options) *Service {
 	if opts.MaxManifestBytes <= 0 {
 		opts.MaxManifestBytes = 4 << 20
 	}
+	if opts.GCGrace <= 0 {
+		opts.GCGrace = time.Hour
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{meta: m, blobs: b, opts: opts, log: log}
+	gc, _ := meta.CollectorOf(m)
+	return &Service{meta: m, blobs: b, opts: opts, log: log, gc: gc}
 }
 
 // MaxManifestBytes returns the manifest size limit.

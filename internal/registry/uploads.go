@@ -338,6 +338,9 @@ func (s *Service) commit(ctx context.Context, w blob.Writer, dgst digest.Digest)
 	if err := dgst.Validate(); err != nil {
 		return blob.Info{}, errdefs.Invalid("digest %q: %v", dgst, err)
 	}
+	if err := s.leaseForCommit(ctx, dgst); err != nil {
+		return blob.Info{}, err
+	}
 	info, err := w.Commit(ctx, dgst, -1)
 	if err != nil {
 		if errdefs.IsInvalid(err) {
@@ -372,6 +375,13 @@ func (s *Service) recordBlob(ctx context.Context, repoID int64, info blob.Info, 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record blob: %w", err)
+	}
+	if s.gc != nil {
+		// A tombstone of an earlier collection is moot now; the sweeper
+		// would also drop it on finding the blob recorded.
+		if err := s.gc.ClearTombstone(context.WithoutCancel(ctx), b.Digest); err != nil {
+			s.log.WarnContext(ctx, "clear garbage collection tombstone", "digest", b.Digest, "err", err)
+		}
 	}
 	return &b, nil
 }

@@ -1,0 +1,63 @@
+package gc
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the Prometheus series of garbage collection runs. A nil
+// *Metrics records nothing.
+type Metrics struct {
+	runs     *prometheus.CounterVec
+	blobs    prometheus.Counter
+	bytes    prometheus.Counter
+	duration prometheus.Histogram
+}
+
+// NewMetrics returns the series, registered with reg (if not nil):
+// berth_gc_runs_total{outcome}, berth_gc_blobs_reclaimed_total,
+// berth_gc_bytes_reclaimed_total and berth_gc_duration_seconds. Dry runs
+// are counted as runs (outcome "dry_run") and reclaim nothing.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "berth_gc_runs_total",
+			Help: "Garbage collection runs by outcome (ok, error, dry_run).",
+		}, []string{"outcome"}),
+		blobs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "berth_gc_blobs_reclaimed_total",
+			Help: "Blobs garbage collection deleted (metadata and bytes).",
+		}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "berth_gc_bytes_reclaimed_total",
+			Help: "Bytes of the blobs garbage collection deleted.",
+		}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "berth_gc_duration_seconds",
+			Help:    "Duration of garbage collection runs.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.runs, m.blobs, m.bytes, m.duration)
+	}
+	return m
+}
+
+// observe records a finished run.
+func (m *Metrics) observe(rep Report, err error) {
+	if m == nil {
+		return
+	}
+	switch {
+	case rep.DryRun:
+		m.runs.WithLabelValues("dry_run").Inc()
+		return
+	case err != nil:
+		m.runs.WithLabelValues("error").Inc()
+	default:
+		m.runs.WithLabelValues("ok").Inc()
+	}
+	m.blobs.Add(float64(rep.Deleted + rep.Resumed))
+	m.bytes.Add(float64(rep.Bytes))
+	m.duration.Observe(rep.Duration.Seconds())
+}
