@@ -20,7 +20,7 @@ import (
 // login, logout, project, user, robot and audit.
 func AddAccessCommands(root *cobra.Command) {
 	root.AddCommand(newLoginCommand(), newLogoutCommand(), newProjectCommand(), newUserCommand(),
-		newRobotCommand(), newAuditCommand())
+		newRobotCommand(), newAuditCommand(), newImmutabilityCommand())
 }
 
 // remote holds the flags every admin API command shares.
