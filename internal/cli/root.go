@@ -66,7 +66,7 @@ Start it with "berth serve"; everything is kept in one data directory by default
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &exitError{code: 2, err: fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCommand(), newMigrateCommand(), newTransferCommand(), newVersionCommand())
+	root.AddCommand(newServeCommand(), newMigrateCommand(), newTransferCommand(), newGCCommand(), newVersionCommand())
 	AddAccessCommands(root)
 	return root
 }

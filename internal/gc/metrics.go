@@ -61,3 +61,22 @@ func (m *Metrics) observe(rep Report, err error) {
 	m.bytes.Add(float64(rep.Bytes))
 	m.duration.Observe(rep.Duration.Seconds())
 }
+
+var _ prometheus.Collector = (*Metrics)(nil)
+
+// Describe sends the descriptors of the series (prometheus.Collector), so
+// that one Metrics can be registered with several registries.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.runs.Describe(ch)
+	m.blobs.Describe(ch)
+	m.bytes.Describe(ch)
+	m.duration.Describe(ch)
+}
+
+// Collect sends the current values of the series (prometheus.Collector).
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.runs.Collect(ch)
+	m.blobs.Collect(ch)
+	m.bytes.Collect(ch)
+	m.duration.Collect(ch)
+}

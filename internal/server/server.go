@@ -81,6 +81,7 @@ func newRegistry(cfg config.Config, m meta.Store, b blob.Store, log *slog.Logger
 	return registry.New(m, b, registry.Options{
 		UploadExpiry:     cfg.Uploads.ExpireAfter,
 		BlobLease:        cfg.Uploads.BlobLease,
+		GCGrace:          cfg.GC.Grace,
 		MaxManifestBytes: cfg.HTTP.MaxManifestBytes,
 		MaxBlobBytes:     cfg.HTTP.MaxBlobBytes,
 		CanMountFrom:     authn.CanMountFrom,
@@ -90,7 +91,7 @@ func newRegistry(cfg config.Config, m meta.Store, b blob.Store, log *slog.Logger
 
 // tasks are the periodic background jobs.
 func (s *Server) tasks() []jobs.Periodic {
-	return []jobs.Periodic{{
+	return append(s.gcTasks(), jobs.Periodic{
 		Name:     "expire-uploads",
 		Interval: s.cfg.Uploads.ExpiryInterval,
 		Run: func(ctx context.Context) error {
@@ -107,7 +108,7 @@ func (s *Server) tasks() []jobs.Periodic {
 			}
 			return err
 		},
-	}}
+	})
 }
 
 // expireUploads removes every expired upload session, a batch at a time.
@@ -128,7 +129,7 @@ func expireUploads(ctx context.Context, svc *registry.Service) (int, error) {
 func (s *Server) newHTTPServer(ctx context.Context) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(newStoreCollector(s.meta, 10*time.Second))
+	reg.MustRegister(newStoreCollector(s.meta, 10*time.Second), gcMetrics)
 	metrics := api.NewMetrics(reg)
 
 	mux := http.NewServeMux()
