@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -13,11 +15,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/internal/blob"
 	"github.com/berth-registry/berth/internal/blob/filesystem"
+	"github.com/berth-registry/berth/internal/blob/s3"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/pgtest"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/s3test"
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
@@ -46,18 +53,35 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 type env struct {
-	meta  *sqlite.Store
-	blobs *filesystem.Store
+	meta  meta.Store
+	gc    meta.Collector
+	blobs blob.Store
 	svc   *registry.Service
 	clock *clock
 }
 
 const testLease = 2 * time.Hour
 
-func newEnv(t *testing.T) *env {
+var quiet = slog.New(slog.DiscardHandler)
+
+// backend opens a fresh pair of stores.
+type backend struct {
+	name string
+	open func(t *testing.T) (meta.Store, blob.Store)
+}
+
+// backends are the embedded pair (SQLite, filesystem) and the scale-out
+// pair (PostgreSQL, S3 through versitygw), which is skipped where those
+// servers are not available.
+var backends = []backend{
+	{"sqlite+filesystem", openEmbedded},
+	{"postgres+s3", openScaleOut},
+}
+
+func openEmbedded(t *testing.T) (meta.Store, blob.Store) {
 	t.Helper()
 	dir := t.TempDir()
-	m, err := sqlite.Open(t.Context(), filepath.Join(dir, "berth.db"), sqlite.Options{Logger: slog.New(slog.DiscardHandler)})
+	m, err := sqlite.Open(t.Context(), filepath.Join(dir, "berth.db"), sqlite.Options{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +90,44 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return m, b
+}
+
+func openScaleOut(t *testing.T) (meta.Store, blob.Store) {
+	t.Helper()
+	tpl := pgtest.Template(t, "berth-gc", func(ctx context.Context, url string) error {
+		return postgres.Migrate(ctx, url, postgres.Options{Logger: quiet})
+	})
+	m, err := postgres.Open(t.Context(), pgtest.NewDatabaseFrom(t, tpl), postgres.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	bucket := s3test.NewBucket(t)
+	b, err := s3.Open(t.Context(), bucket.URL, s3.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, b
+}
+
+// forEachBackend runs fn on a fresh env of every backend pair.
+func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) { fn(t, newEnv(t, be)) })
+	}
+}
+
+func newEnv(t *testing.T, be backend) *env {
+	t.Helper()
+	m, b := be.open(t)
+	mc, ok := meta.CollectorOf(m)
+	if !ok {
+		t.Fatalf("%T has no Collector", m)
+	}
 	clk := &clock{now: time.Now().UTC()}
 	svc := registry.New(m, b, registry.Options{BlobLease: testLease, GCGrace: time.Hour, Now: clk.Now})
-	return &env{meta: m, blobs: b, svc: svc, clock: clk}
+	return &env{meta: m, gc: mc, blobs: b, svc: svc, clock: clk}
 }
 
 func (e *env) collector(t *testing.T) *Collector {
@@ -162,8 +221,9 @@ func sorted(ds []digest.Digest) []digest.Digest {
 	return out
 }
 
-func TestRunDeletesOnlyGarbage(t *testing.T) {
-	e := newEnv(t)
+func TestRunDeletesOnlyGarbage(t *testing.T) { forEachBackend(t, testRunDeletesOnlyGarbage) }
+
+func testRunDeletesOnlyGarbage(t *testing.T, e *env) {
 	kept, garbage := fixture(t, e)
 	var progress []Progress
 	rep, err := e.collector(t).Run(t.Context(), Options{BatchSize: 1, Workers: 2, Progress: func(p Progress) { progress = append(progress, p) }})
@@ -190,7 +250,7 @@ func TestRunDeletesOnlyGarbage(t *testing.T) {
 			t.Errorf("kept blob %s is gone", d)
 		}
 	}
-	if ts, err := e.meta.ListTombstones(t.Context(), 0); err != nil || len(ts) != 0 {
+	if ts, err := e.gc.ListTombstones(t.Context(), 0); err != nil || len(ts) != 0 {
 		t.Errorf("tombstones left: %v, %v", ts, err)
 	}
 	again, err := e.collector(t).Run(t.Context(), Options{})
@@ -199,8 +259,9 @@ func TestRunDeletesOnlyGarbage(t *testing.T) {
 	}
 }
 
-func TestDeletedManifestFreesItsBlobs(t *testing.T) {
-	e := newEnv(t)
+func TestDeletedManifestFreesItsBlobs(t *testing.T) { forEachBackend(t, testDeletedManifestFreesItsBlobs) }
+
+func testDeletedManifestFreesItsBlobs(t *testing.T, e *env) {
 	e.pushImage(t, "app", "v1", []byte(`{"config":1}`), []byte("shared layer"), []byte("v1 layer"))
 	e.pushImage(t, "app", "v2", []byte(`{"config":2}`), []byte("shared layer"), []byte("v2 layer"))
 	if _, err := e.meta.DeleteTag(t.Context(), mustRepoID(t, e, "app"), "v1"); err != nil {
@@ -250,8 +311,9 @@ func pushedDigest(t *testing.T, config []byte, layers ...[]byte) string {
 	return digest.FromBytes(body).String()
 }
 
-func TestDryRunEqualsRun(t *testing.T) {
-	e := newEnv(t)
+func TestDryRunEqualsRun(t *testing.T) { forEachBackend(t, testDryRunEqualsRun) }
+
+func testDryRunEqualsRun(t *testing.T, e *env) {
 	_, garbage := fixture(t, e)
 	dry, err := e.collector(t).Run(t.Context(), Options{DryRun: true})
 	if err != nil {
@@ -278,8 +340,9 @@ func TestDryRunEqualsRun(t *testing.T) {
 	}
 }
 
-func TestResumeAfterCrash(t *testing.T) {
-	e := newEnv(t)
+func TestResumeAfterCrash(t *testing.T) { forEachBackend(t, testResumeAfterCrash) }
+
+func testResumeAfterCrash(t *testing.T, e *env) {
 	kept, garbage := fixture(t, e)
 	// The first collector stops after its metadata deletes, as a crash
 	// before the byte deletes would.
@@ -318,8 +381,9 @@ func TestResumeAfterCrash(t *testing.T) {
 	}
 }
 
-func TestRepushBetweenMetadataAndBytes(t *testing.T) {
-	e := newEnv(t)
+func TestRepushBetweenMetadataAndBytes(t *testing.T) { forEachBackend(t, testRepushBetweenMetadataAndBytes) }
+
+func testRepushBetweenMetadataAndBytes(t *testing.T, e *env) {
 	_, garbage := fixture(t, e)
 	if _, err := e.collector(t).Run(t.Context(), Options{metadataOnly: true}); err != nil {
 		t.Fatal(err)
@@ -344,8 +408,9 @@ func TestRepushBetweenMetadataAndBytes(t *testing.T) {
 	}
 }
 
-func TestRepushWhileSweeping(t *testing.T) {
-	e := newEnv(t)
+func TestRepushWhileSweeping(t *testing.T) { forEachBackend(t, testRepushWhileSweeping) }
+
+func testRepushWhileSweeping(t *testing.T, e *env) {
 	_, garbage := fixture(t, e)
 	if _, err := e.collector(t).Run(t.Context(), Options{metadataOnly: true}); err != nil {
 		t.Fatal(err)
@@ -355,7 +420,7 @@ func TestRepushWhileSweeping(t *testing.T) {
 		t.Fatal("fixture changed")
 	}
 	// A sweeper has claimed the tombstone and is about to delete the bytes.
-	res, err := e.meta.ClaimTombstone(t.Context(), d, e.clock.Now())
+	res, err := e.gc.ClaimTombstone(t.Context(), d, e.clock.Now())
 	if err != nil || res != meta.ClaimOK {
 		t.Fatalf("ClaimTombstone = %v, %v", res, err)
 	}
@@ -373,7 +438,7 @@ func TestRepushWhileSweeping(t *testing.T) {
 	if err := e.blobs.Delete(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.meta.DeleteTombstone(t.Context(), d); err != nil {
+	if err := e.gc.DeleteTombstone(t.Context(), d); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-pushed; err != nil {
@@ -384,8 +449,9 @@ func TestRepushWhileSweeping(t *testing.T) {
 	}
 }
 
-func TestHeadRenewsLease(t *testing.T) {
-	e := newEnv(t)
+func TestHeadRenewsLease(t *testing.T) { forEachBackend(t, testHeadRenewsLease) }
+
+func testHeadRenewsLease(t *testing.T, e *env) {
 	_, garbage := fixture(t, e)
 	// A client HEADs a loose blob (it will name it in a manifest): it is
 	// protected for the grace period.
@@ -414,7 +480,7 @@ func TestHeadRenewsLease(t *testing.T) {
 }
 
 func TestNewNeedsCollector(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, backends[0])
 	_, err := New(plainStore{e.meta}, e.blobs, Config{})
 	if !errors.Is(err, errdefs.ErrUnsupported) {
 		t.Errorf("New(store without Collector) = %v, want ErrUnsupported", err)
@@ -423,3 +489,15 @@ func TestNewNeedsCollector(t *testing.T) {
 
 // plainStore hides the backend's optional abilities.
 type plainStore struct{ meta.Store }
+
+// TestMain stops the PostgreSQL and S3 servers the scale-out pair started.
+func TestMain(m *testing.M) {
+	pgtest.Begin()
+	code := m.Run()
+	if err := pgtest.End(); err != nil {
+		fmt.Fprintln(os.Stderr, "pgtest:", err)
+		code = max(code, 1)
+	}
+	s3test.Cleanup()
+	os.Exit(code)
+}
