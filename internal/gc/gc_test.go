@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -259,7 +259,9 @@ func testRunDeletesOnlyGarbage(t *testing.T, e *env) {
 	}
 }
 
-func TestDeletedManifestFreesItsBlobs(t *testing.T) { forEachBackend(t, testDeletedManifestFreesItsBlobs) }
+func TestDeletedManifestFreesItsBlobs(t *testing.T) {
+	forEachBackend(t, testDeletedManifestFreesItsBlobs)
+}
 
 func testDeletedManifestFreesItsBlobs(t *testing.T, e *env) {
 	e.pushImage(t, "app", "v1", []byte(`{"config":1}`), []byte("shared layer"), []byte("v1 layer"))
@@ -381,7 +383,9 @@ func testResumeAfterCrash(t *testing.T, e *env) {
 	}
 }
 
-func TestRepushBetweenMetadataAndBytes(t *testing.T) { forEachBackend(t, testRepushBetweenMetadataAndBytes) }
+func TestRepushBetweenMetadataAndBytes(t *testing.T) {
+	forEachBackend(t, testRepushBetweenMetadataAndBytes)
+}
 
 func testRepushBetweenMetadataAndBytes(t *testing.T, e *env) {
 	_, garbage := fixture(t, e)
