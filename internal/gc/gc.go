@@ -20,6 +20,10 @@ const (
 	DefaultWorkers   = 16
 	// maxListed bounds Report.Digests.
 	maxListed = 100
+	// deleteTimeout bounds the deletion of one blob's bytes. It stays
+	// well under the time a push waits for a claimed digest before it
+	// finishes the sweep itself (30s, registry.leaseForCommit).
+	deleteTimeout = 10 * time.Second
 )
 
 // Options tune one run. The zero value is a real run with the defaults.
@@ -274,7 +278,13 @@ func (c *Collector) sweepOne(ctx context.Context, d digest.Digest) (bool, error)
 	if res != meta.ClaimOK {
 		return false, nil
 	}
-	if err := c.blobs.Delete(ctx, d); err != nil && !errdefs.IsNotFound(err) {
+	// A claim blocks pushes of d; a push that waited longer than
+	// deleteTimeout (and more) finishes the sweep itself, so this
+	// deletion must not outlive that.
+	dctx, cancel := context.WithTimeout(ctx, deleteTimeout)
+	err = c.blobs.Delete(dctx, d)
+	cancel()
+	if err != nil && !errdefs.IsNotFound(err) {
 		return false, fmt.Errorf("gc: delete bytes of %s: %w", d, err)
 	}
 	if err := c.gc.DeleteTombstone(ctx, d); err != nil {

@@ -4,7 +4,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/opencontainers/go-digest"
 )
 
 // A blob HEAD renews the blob's lease to now+GCGrace only once less than
@@ -47,5 +49,39 @@ func TestStatBlobRenewsLeaseAtHalfGrace(t *testing.T) {
 				t.Errorf("lease = %v, want %v", got, want)
 			}
 		})
+	}
+}
+
+// A sweeper that claimed a tombstone and stopped (a crash) does not block
+// pushes of that digest for good: after the wait the push finishes the
+// sweep and commits fresh bytes.
+func TestCommitTakesOverStalledSweep(t *testing.T) {
+	defer registry.SetSweepWait(20 * time.Millisecond)()
+	e := newEnv(t)
+	data := []byte("layer collected while a sweeper stalls")
+	d := e.putBlob(t, "app", data)
+	e.clock.Advance(testLease + time.Minute)
+	ctx := t.Context()
+	deleted, err := e.meta.DeleteGarbageBlobs(ctx, []digest.Digest{d}, "run", e.clock.Now())
+	if err != nil || len(deleted) != 1 {
+		t.Fatalf("DeleteGarbageBlobs = %v, %v; want the blob", deleted, err)
+	}
+	if res, err := e.meta.ClaimTombstone(ctx, d, e.clock.Now()); err != nil || res != meta.ClaimOK {
+		t.Fatalf("ClaimTombstone = %v, %v", res, err)
+	}
+	// The stalled sweeper never deletes the bytes or the tombstone.
+	if got := e.putBlob(t, "app", data); got != d {
+		t.Fatalf("pushed %s, want %s", got, d)
+	}
+	if _, err := e.svc.StatBlob(ctx, "app", d); err != nil {
+		t.Errorf("StatBlob after the push: %v", err)
+	}
+	rc, err := e.blobs.Open(ctx, d)
+	if err != nil {
+		t.Fatalf("bytes after the push: %v", err)
+	}
+	rc.Close()
+	if ts, err := e.meta.ListTombstones(ctx, 0); err != nil || len(ts) != 0 {
+		t.Errorf("tombstones = %v, %v; want none", ts, err)
 	}
 }
