@@ -200,27 +200,21 @@ func (c *Collector) deleteBatch(ctx context.Context, rep *Report, opts Options, 
 // resume finishes the tombstones earlier runs left (a crash between the
 // metadata delete and the byte delete), or counts them in a dry run.
 func (c *Collector) resume(ctx context.Context, rep *Report, opts Options) error {
-	seen := make(map[digest.Digest]bool)
+	after := digest.Digest("")
 	for {
-		ts, err := c.gc.ListTombstones(ctx, opts.BatchSize)
+		ts, err := c.gc.ListTombstones(ctx, after, opts.BatchSize)
 		if err != nil {
 			return fmt.Errorf("gc: list tombstones: %w", err)
 		}
-		var todo []meta.Tombstone
-		for _, t := range ts {
-			if !seen[t.Digest] {
-				seen[t.Digest] = true
-				todo = append(todo, t)
-			}
-		}
-		if len(todo) == 0 {
+		if len(ts) == 0 {
 			return nil
 		}
+		after = ts[len(ts)-1].Digest
 		if opts.DryRun {
-			rep.Resumed += int64(len(todo))
+			rep.Resumed += int64(len(ts))
 			continue
 		}
-		if err := c.sweep(ctx, rep, opts.Workers, todo, true); err != nil {
+		if err := c.sweep(ctx, rep, opts.Workers, ts, true); err != nil {
 			return err
 		}
 	}

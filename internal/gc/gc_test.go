@@ -250,7 +250,7 @@ func testRunDeletesOnlyGarbage(t *testing.T, e *env) {
 			t.Errorf("kept blob %s is gone", d)
 		}
 	}
-	if ts, err := e.gc.ListTombstones(t.Context(), 0); err != nil || len(ts) != 0 {
+	if ts, err := e.gc.ListTombstones(t.Context(), "", 0); err != nil || len(ts) != 0 {
 		t.Errorf("tombstones left: %v, %v", ts, err)
 	}
 	again, err := e.collector(t).Run(t.Context(), Options{})
@@ -380,6 +380,33 @@ func testResumeAfterCrash(t *testing.T, e *env) {
 		if !e.stored(t, d) {
 			t.Errorf("kept %s is gone", d)
 		}
+	}
+}
+
+func TestResumeGoesPastLeasedTombstones(t *testing.T) {
+	forEachBackend(t, testResumeGoesPastLeasedTombstones)
+}
+
+// Tombstones an upload holds (leased) stay for a later run, and do not
+// stop the run from finishing the others, whatever the batch size.
+func testResumeGoesPastLeasedTombstones(t *testing.T, e *env) {
+	_, garbage := fixture(t, e)
+	if _, err := e.collector(t).Run(t.Context(), Options{metadataOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The first tombstone in digest order is leased by an upload.
+	if err := e.gc.LeaseBlobForCommit(t.Context(), garbage[0], e.clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.collector(t).Run(t.Context(), Options{BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Resumed != 1 || rep.Kept != 1 {
+		t.Errorf("report = %+v, want 1 resumed and 1 kept", rep)
+	}
+	if !e.stored(t, garbage[0]) || e.stored(t, garbage[1]) {
+		t.Errorf("stored: leased %v (want true), other %v (want false)", e.stored(t, garbage[0]), e.stored(t, garbage[1]))
 	}
 }
 

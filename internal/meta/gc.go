@@ -58,8 +58,9 @@ type Collector interface {
 	// for each (run runID) and returns the blobs it deleted. A digest that
 	// is no longer garbage, or no longer recorded, is left alone.
 	DeleteGarbageBlobs(ctx context.Context, dgsts []digest.Digest, runID string, now time.Time) ([]Blob, error)
-	// ListTombstones returns up to limit tombstones, oldest first.
-	ListTombstones(ctx context.Context, limit int) ([]Tombstone, error)
+	// ListTombstones returns up to limit tombstones with a digest strictly
+	// after `after` ("" for the start), in digest order.
+	ListTombstones(ctx context.Context, after digest.Digest, limit int) ([]Tombstone, error)
 	// ClaimTombstone takes the tombstone of dgst for deleting its bytes if
 	// the digest is still unrecorded and unleased at now (see ClaimResult).
 	// Claiming a tombstone already claimed succeeds (a crashed sweeper's

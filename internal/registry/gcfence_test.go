@@ -81,7 +81,7 @@ func TestCommitTakesOverStalledSweep(t *testing.T) {
 		t.Fatalf("bytes after the push: %v", err)
 	}
 	rc.Close()
-	if ts, err := e.meta.ListTombstones(ctx, 0); err != nil || len(ts) != 0 {
+	if ts, err := e.meta.ListTombstones(ctx, "", 0); err != nil || len(ts) != 0 {
 		t.Errorf("tombstones = %v, %v; want none", ts, err)
 	}
 }

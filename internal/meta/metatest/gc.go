@@ -144,7 +144,7 @@ func testDeleteRechecks(t *testing.T, s meta.Store) {
 			t.Errorf("GetBlob(%s) of a kept blob: %v", d, err)
 		}
 	}
-	ts, err := c.ListTombstones(ctx, 0)
+	ts, err := c.ListTombstones(ctx, "", 0)
 	if err != nil {
 		t.Fatalf("ListTombstones: %v", err)
 	}
@@ -155,7 +155,23 @@ func testDeleteRechecks(t *testing.T, s meta.Store) {
 			t.Errorf("tombstone %+v: want run-1, unclaimed, deleted at %v", x, now)
 		}
 	}
-	diff(t, "tombstones", want, sortedDigests(tsd...))
+	diff(t, "tombstones", want, tsd)
+	var paged []digest.Digest
+	for after := digest.Digest(""); ; {
+		page, err := c.ListTombstones(ctx, after, 1)
+		if err != nil {
+			t.Fatalf("ListTombstones page: %v", err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 1 {
+			t.Fatalf("ListTombstones(limit 1) returned %d", len(page))
+		}
+		paged = append(paged, page[0].Digest)
+		after = page[0].Digest
+	}
+	diff(t, "tombstones a page at a time", want, paged)
 	// A second run deleting the same digests finds nothing left (two
 	// replicas collecting at once).
 	again, err := c.DeleteGarbageBlobs(ctx, all, "run-2", now)
@@ -202,7 +218,7 @@ func testClaimOutcomes(t *testing.T, s meta.Store) {
 	if err := c.DeleteTombstone(ctx, expired); err != nil {
 		t.Fatalf("DeleteTombstone twice: %v", err)
 	}
-	ts, err := c.ListTombstones(ctx, 0)
+	ts, err := c.ListTombstones(ctx, "", 0)
 	if err != nil {
 		t.Fatalf("ListTombstones: %v", err)
 	}
@@ -288,7 +304,7 @@ func testCollectorInTx(t *testing.T, s meta.Store) {
 	if err != nil {
 		t.Fatalf("WithTx: %v", err)
 	}
-	ts, err := collector(t, s).ListTombstones(ctx, 0)
+	ts, err := collector(t, s).ListTombstones(ctx, "", 0)
 	if err != nil || len(ts) != 0 {
 		t.Errorf("tombstones = %+v, %v; want none", ts, err)
 	}

@@ -48,7 +48,7 @@ const (
 		ON CONFLICT (digest) DO UPDATE SET size = excluded.size, deleted_at = excluded.deleted_at,
 		run_id = excluded.run_id, claimed_at = NULL`
 	listTombstonesSQL = `SELECT digest, size, deleted_at, run_id, claimed_at IS NOT NULL
-		FROM gc_tombstones ORDER BY deleted_at, digest LIMIT $1`
+		FROM gc_tombstones WHERE digest > $1 ORDER BY digest LIMIT $2`
 	digestLockSQL      = `SELECT pg_advisory_xact_lock(hashtextextended('berth-gc:' || $1, 0))`
 	getTombstoneSQL    = `SELECT claimed_at IS NOT NULL FROM gc_tombstones WHERE digest = $1 FOR UPDATE`
 	claimTombstoneSQL  = `UPDATE gc_tombstones SET claimed_at = $2 WHERE digest = $1`
@@ -160,10 +160,11 @@ func (q *querier) DeleteGarbageBlobs(ctx context.Context, dgsts []digest.Digest,
 	return deleted, nil
 }
 
-// ListTombstones returns up to limit tombstones, oldest first.
-func (q *querier) ListTombstones(ctx context.Context, limit int) (_ []meta.Tombstone, err error) {
+// ListTombstones returns up to limit tombstones after `after`, in digest
+// order.
+func (q *querier) ListTombstones(ctx context.Context, after digest.Digest, limit int) (_ []meta.Tombstone, err error) {
 	defer errdefs.Wrapf(&err, "postgres: list tombstones")
-	rows, err := q.db.Query(ctx, listTombstonesSQL, limitArg(limit))
+	rows, err := q.db.Query(ctx, listTombstonesSQL, string(after), limitArg(limit))
 	if err != nil {
 		return nil, classify(err)
 	}

@@ -43,7 +43,7 @@ var (
 		ON CONFLICT (digest) DO UPDATE SET size = excluded.size, deleted_at = excluded.deleted_at,
 		run_id = excluded.run_id, claimed_at = NULL`)
 	listTombstonesSQL = stmt(`SELECT digest, size, deleted_at, run_id, claimed_at FROM gc_tombstones
-		ORDER BY deleted_at, digest LIMIT ?`)
+		WHERE digest > ? ORDER BY digest LIMIT ?`)
 	getTombstoneSQL    = stmt(`SELECT claimed_at FROM gc_tombstones WHERE digest = ?`)
 	claimTombstoneSQL  = stmt(`UPDATE gc_tombstones SET claimed_at = ? WHERE digest = ?`)
 	deleteTombstoneSQL = stmt(`DELETE FROM gc_tombstones WHERE digest = ?`)
@@ -136,10 +136,11 @@ func (q *querier) DeleteGarbageBlobs(ctx context.Context, dgsts []digest.Digest,
 	return deleted, nil
 }
 
-// ListTombstones returns up to limit tombstones, oldest first.
-func (q *querier) ListTombstones(ctx context.Context, limit int) (_ []meta.Tombstone, err error) {
+// ListTombstones returns up to limit tombstones after `after`, in digest
+// order.
+func (q *querier) ListTombstones(ctx context.Context, after digest.Digest, limit int) (_ []meta.Tombstone, err error) {
 	defer errdefs.Wrapf(&err, "sqlite: list tombstones")
-	rows, err := q.read.query(ctx, listTombstonesSQL, limitArg(limit))
+	rows, err := q.read.query(ctx, listTombstonesSQL, string(after), limitArg(limit))
 	if err != nil {
 		return nil, classify(err)
 	}
