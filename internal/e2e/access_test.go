@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth-registry/berth/internal/api/admin/wire"
 	"github.com/berth-registry/berth/internal/berthtest"
@@ -59,7 +60,15 @@ func status(t *testing.T, c *http.Client, method, url string) (int, http.Header)
 // and printed once), and nothing answers an anonymous caller.
 func TestAccessDefaultInstall(t *testing.T) {
 	p := start(t, berthtest.ProcessOptions{Env: []string{"BERTH_ADMIN_PASSWORD="}})
-	m := regexp.MustCompile(`(?m)^Created the system administrator "admin".*\n.*\n\n\s+(\S+)$`).FindStringSubmatch(p.Stdout())
+	// The password is printed just after the listening line, possibly
+	// after /readyz first answers: wait for it.
+	re := regexp.MustCompile(`(?m)^Created the system administrator "admin".*\n.*\n\n\s+(\S+)$`)
+	var m []string
+	for deadline := time.Now().Add(10 * time.Second); m == nil && time.Now().Before(deadline); {
+		if m = re.FindStringSubmatch(p.Stdout()); m == nil {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if m == nil {
 		t.Fatalf("no generated password on stdout:\n%s", p.Stdout())
 	}
