@@ -241,25 +241,32 @@ func userPrincipal(u *meta.User) access.Principal {
 // touchRobot records that r logged in, at most once a minute per robot
 // (counting writes by other replicas, which show in r.LastUsedAt).
 func (a *Authenticator) touchRobot(ctx context.Context, r *meta.Robot, now time.Time) {
-	if now.Sub(r.LastUsedAt) < robotTouchInterval {
-		return
-	}
-	a.touchMu.Lock()
-	last, ok := a.touched[r.ID]
-	due := !ok || now.Sub(last) >= robotTouchInterval
-	if due {
-		if len(a.touched) >= 10_000 {
-			clear(a.touched)
-		}
-		a.touched[r.ID] = now
-	}
-	a.touchMu.Unlock()
-	if !due {
+	if !a.touchDue(a.touched, r.ID, r.LastUsedAt, now) {
 		return
 	}
 	if err := a.store.TouchRobot(ctx, r.ID, now); err != nil {
 		a.log.WarnContext(ctx, "record robot use", "robot", r.Name, "err", err)
 	}
+}
+
+// touchDue reports whether the last-use time of account id (last, as
+// stored) should be written at now: at most once a minute per account,
+// counting what this process wrote (in seen) and what other replicas wrote
+// (in last). It records now in seen when it says yes.
+func (a *Authenticator) touchDue(seen map[int64]time.Time, id int64, last, now time.Time) bool {
+	if now.Sub(last) < robotTouchInterval {
+		return false
+	}
+	a.touchMu.Lock()
+	defer a.touchMu.Unlock()
+	if prev, ok := seen[id]; ok && now.Sub(prev) < robotTouchInterval {
+		return false
+	}
+	if len(seen) >= 10_000 {
+		clear(seen)
+	}
+	seen[id] = now
+	return true
 }
 
 // dummyPasswordHash is an argon2id hash checked when an account has no
@@ -337,20 +344,7 @@ func (a *Authenticator) checkUserOnce(ctx context.Context, name, password string
 // touchUser records that u signed in, at most once a minute per user (the
 // password cache answers repeated logins within the minute anyway).
 func (a *Authenticator) touchUser(ctx context.Context, u *meta.User, now time.Time) {
-	if now.Sub(u.LastLoginAt) < robotTouchInterval {
-		return
-	}
-	a.touchMu.Lock()
-	last, ok := a.touchedUsers[u.ID]
-	due := !ok || now.Sub(last) >= robotTouchInterval
-	if due {
-		if len(a.touchedUsers) >= 10_000 {
-			clear(a.touchedUsers)
-		}
-		a.touchedUsers[u.ID] = now
-	}
-	a.touchMu.Unlock()
-	if !due {
+	if !a.touchDue(a.touchedUsers, u.ID, u.LastLoginAt, now) {
 		return
 	}
 	if err := a.store.TouchUser(ctx, u.ID, now); err != nil {
