@@ -72,6 +72,7 @@ var contractTests = []contractTest{
 	{"AbortUpload", testAbortUpload},
 	{"ContextCancellation", testContextCancellation},
 	{"ListUploads", testListUploads},
+	{"DeleteMany", testDeleteMany},
 }
 
 // Run runs the conformance suite. newHarness is called once per subtest
