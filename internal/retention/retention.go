@@ -16,14 +16,22 @@
 // each with an exclude counterpart) and a count criterion. Its Action is
 // either "expire" (ECR: the rule claims every unit it selects and expires
 // those its criterion names) or "retain" (Harbor: the rule keeps the units
-// its criterion names; everything else in the scope of a retain rule that
-// no rule keeps goes).
+// its criterion names; everything else its scope and selection take that
+// no rule keeps goes). Unlike Harbor, a unit a retain rule's selection does
+// not take is outside that rule's scope: to remove "everything else" as
+// Harbor does, end the policy with an expire rule of countType "always".
 //
 // # Semantics
 //
 // The unit of decision is a tag (repository, tag name) and, for untagged
-// rules, an untagged manifest. For each unit the rules are walked in
-// priority order:
+// rules, an untagged manifest that no other manifest of the repository
+// refers to (an untagged child of an index or an untagged referrer is no
+// unit: it follows what refers to it). A cosign-style tag whose subject is
+// in the repository is no unit either: it follows its subject (below).
+// Each rule's criterion is computed over every unit its scope and
+// selection take, whatever earlier rules decided (as ECR and Harbor do:
+// retain rules are independent, and their union is kept). For each unit
+// the rules are then walked in priority order:
 //
 //   - an expire rule whose scope and selection match the unit decides it:
 //     expired if its criterion says so, else kept; later rules never see it
@@ -33,22 +41,28 @@
 //     criterion does (decided); if not, the unit is marked as being in a
 //     retain scope and the walk goes on;
 //   - a unit no rule decided is expired if it was in the scope of a retain
-//     rule (Harbor: what no rule retains goes), else kept.
+//     rule (Harbor: what no rule retains goes; Decision.Rule names the first
+//     such retain rule), else kept.
 //
 // Count criteria compare ages: a tag's age runs from the later of when it
 // was last set (TagInfo.SetAt; a promotion sets it, so promotion resets
-// age) and when its manifest was pushed; "since pulled" uses the manifest's
-// last pull, or the push age when it was never pulled. "More than N" and
+// age) and when its manifest was pushed; "since pulled" uses the later of
+// the manifest's last pull and that age (a push or promotion counts as a
+// use; a never pulled unit falls back to its push age). "More than N" and
 // "most recent N" count distinct manifests, not tags: the N newest digests
-// among the units the rule selected keep all their selected tags.
+// among the units the rule selected keep all their selected tags (ties
+// broken by digest, so plans are deterministic).
 //
 // Whatever the rules say, these are always kept, with the reason given:
 // an immutable tag (Options.Immutable); a tag whose name is a cosign-style
 // pointer to a subject (sha256-<hex>.sig/.att/.sbom) while its subject
-// stays; a manifest a kept tag points at; a child of a kept index; a
-// referrer (signature, SBOM, attestation) of a kept manifest. A manifest
-// goes only when no kept tag, kept index or kept subject refers to it; the
-// untagged children and referrers of a manifest that goes, go with it.
+// stays (it goes when its subject goes, unless immutable); a manifest a
+// kept tag points at; a child of a kept index; a referrer (signature, SBOM,
+// attestation) of a kept manifest. A manifest goes only when no kept tag,
+// kept index or kept subject refers to it; the untagged children and
+// referrers of a manifest that goes, go with it, recursively, unless
+// something kept still refers to them (a child shared with a kept index
+// stays).
 package retention
 
 import (
@@ -199,7 +213,10 @@ type Decision struct {
 	Digest digest.Digest
 	// Delete is true when the unit goes.
 	Delete bool
-	// Rule is the priority of the rule that decided (0 when none did).
+	// Rule is the priority of the rule that decided (0 when none did: a
+	// manifest that goes because its tags or its parent go, a cosign-style
+	// tag following its subject). A protection that keeps a unit a rule
+	// would expire leaves that rule's priority here, with Delete false.
 	Rule int
 	// Reason says why in words ("rule 2: sinceImagePushed 30 days: set
 	// 41 days ago", "immutable (rule 3)", "child of kept index sha256:…").
