@@ -35,6 +35,9 @@ func Parse(data []byte) (*Policy, error) {
 	if len(data) > MaxPolicySize {
 		return nil, errdefs.Invalid("retention policy: %d bytes, at most %d", len(data), MaxPolicySize)
 	}
+	if t := bytes.TrimSpace(data); len(t) == 0 || t[0] != '{' {
+		return nil, errdefs.Invalid("retention policy: a JSON object {\"rules\": [...]} is expected")
+	}
 	var p Policy
 	if err := decodeStrict(data, &p); err != nil {
 		return nil, errdefs.Invalid("retention policy: %v", err)

@@ -92,6 +92,8 @@ func TestParseErrors(t *testing.T) {
 		want      string // a fragment of the message
 	}{
 		{"not JSON", `rules`, "retention policy"},
+		{"null", ` null`, "JSON object"},
+		{"empty", ``, "JSON object"},
 		{"unknown top-level field", `{"rules": [], "extra": 1}`, "unknown field"},
 		{"unknown rule field", `{"rules": [{"rulePriority": 1, "priority": 2, "selection": {"tagStatus": "any", "countType": "always"}}]}`, "unknown field"},
 		{"unknown selection field", rule(`{"tagStatus": "any", "countType": "always", "tagList": []}`), "unknown field"},
