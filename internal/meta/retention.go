@@ -243,10 +243,11 @@ type TrashQuerier interface {
 // PurgeManifests is the manifest half of PurgeTrash, written once for
 // every backend, which calls it in the purge's transaction after dropping
 // the expired rows. Among candidates (RepositoryID and Digest set) it
-// deletes each manifest that is untagged, held by no trash row and named as
-// a child by no manifest of its repository, repeating until nothing
-// changes so that an index goes before its children; the referrers of a
-// manifest it deletes become candidates. It returns what it deleted.
+// deletes each manifest that is untagged, held by no trash row, named as a
+// child by no manifest of its repository and (for a referrer) whose subject
+// is gone, repeating until nothing changes so that an index goes before its
+// children and a subject before its referrers; the referrers of a manifest
+// it deletes become candidates. It returns what it deleted.
 func PurgeManifests(ctx context.Context, q TrashQuerier, candidates []Change) ([]Change, error) {
 	type key struct {
 		repo int64
@@ -296,14 +297,25 @@ func PurgeManifests(ctx context.Context, q TrashQuerier, candidates []Change) ([
 }
 
 // purgeOne deletes manifest dgst of repo if nothing keeps it: gone says it
-// was deleted; wait says a parent index still names it (try again later).
+// was deleted; wait says a parent index or its subject is still there (try
+// again later).
 // A manifest that is missing, tagged or held by the trash is neither.
 func purgeOne(ctx context.Context, q TrashQuerier, repo int64, dgst digest.Digest) (gone, wait bool, err error) {
-	if _, err := q.GetManifest(ctx, repo, dgst, false); err != nil {
+	m, err := q.GetManifest(ctx, repo, dgst, false)
+	if err != nil {
 		if errdefs.IsNotFound(err) {
 			return false, false, nil
 		}
 		return false, false, err
+	}
+	if m.Subject != "" {
+		// A referrer follows its subject: it waits while the subject stays.
+		switch _, err := q.GetManifest(ctx, repo, m.Subject, false); {
+		case err == nil:
+			return false, true, nil
+		case !errdefs.IsNotFound(err):
+			return false, false, err
+		}
 	}
 	tags, err := q.ListTagsOf(ctx, repo, dgst)
 	if err != nil || len(tags) > 0 {

@@ -387,15 +387,21 @@ func testPurgeKeeps(t *testing.T, s meta.Store) {
 	mustPutTag(t, s, repo.ID, "b2", b.Digest)
 	trash(t, rs, repo.ID, trashTag("old", a.Digest, at(time.Hour)), trashTag("b1", b.Digest, at(time.Hour)))
 	trash(t, rs, repo.ID, trashTag("b2", b.Digest, at(3*time.Hour)), trashTag("", c.Digest, at(time.Hour)))
+	sig := newManifest(repo.ID, "signature of b")
+	sig.Subject = b.Digest
+	mustPutManifest(t, s, sig)
+	trash(t, rs, repo.ID, trashTag("", sig.Digest, at(time.Hour))) // follows b, which stays
 	mustPutTag(t, s, repo.ID, "again", a.Digest) // re-pushed after the trash
 	res, err := rs.PurgeTrash(ctx, at(2*time.Hour))
 	if err != nil {
 		t.Fatalf("PurgeTrash: %v", err)
 	}
-	if res.Entries != 3 || len(res.Deleted) != 1 || res.Deleted[0].Digest != c.Digest {
-		t.Fatalf("PurgeTrash = %+v; want 3 rows dropped and only c deleted", res)
+	if res.Entries != 4 || len(res.Deleted) != 1 || res.Deleted[0].Digest != c.Digest {
+		t.Fatalf("PurgeTrash = %+v; want 4 rows dropped and only c deleted", res)
 	}
-	for _, m := range []*meta.Manifest{a, b} { // a is tagged again, b still restorable as b2
+	// a is tagged again, b still restorable as b2, and b's signature
+	// follows b.
+	for _, m := range []*meta.Manifest{a, b, sig} {
 		if _, err := s.GetManifest(ctx, repo.ID, m.Digest, false); err != nil {
 			t.Fatalf("GetManifest(%s) after purge: %v", m.Digest, err)
 		}
