@@ -391,7 +391,7 @@ func testPurgeKeeps(t *testing.T, s meta.Store) {
 	sig.Subject = b.Digest
 	mustPutManifest(t, s, sig)
 	trash(t, rs, repo.ID, trashTag("", sig.Digest, at(time.Hour))) // follows b, which stays
-	mustPutTag(t, s, repo.ID, "again", a.Digest) // re-pushed after the trash
+	mustPutTag(t, s, repo.ID, "again", a.Digest)                   // re-pushed after the trash
 	res, err := rs.PurgeTrash(ctx, at(2*time.Hour))
 	if err != nil {
 		t.Fatalf("PurgeTrash: %v", err)
