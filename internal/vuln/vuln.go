@@ -123,3 +123,28 @@ func SeverityFromCVSS(score float64) Severity {
 	}
 	return SeverityUnknown
 }
+
+// IndexName returns name as vulnerability data is indexed by for
+// ecosystem: PyPI names are normalized as PEP 503 says (lower case, runs of
+// '-', '_' and '.' as one '-'); every other ecosystem compares names
+// exactly, so they are returned unchanged.
+func IndexName(ecosystem, name string) string {
+	if ecosystem != "PyPI" {
+		return name
+	}
+	var b strings.Builder
+	b.Grow(len(name))
+	sep := false
+	for _, r := range strings.ToLower(name) {
+		if r == '-' || r == '_' || r == '.' {
+			if !sep {
+				b.WriteByte('-')
+			}
+			sep = true
+			continue
+		}
+		sep = false
+		b.WriteRune(r)
+	}
+	return b.String()
+}
