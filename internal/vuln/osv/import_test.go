@@ -132,9 +132,9 @@ func TestImportZip(t *testing.T) {
 
 	want := &Report{
 		Source: "Debian", Read: 7, Added: 2, Replaced: 1, Unchanged: 2, SkippedCount: 3,
-		Skipped: []Skip{{Entry: "README.txt"}, {Entry: "broken.json"}, {Entry: "noid.json"}},
+		Skipped:    []Skip{{Entry: "README.txt"}, {Entry: "broken.json"}, {Entry: "noid.json"}},
 		Generation: 3, // the put above, and each of two batches that changed something
-		Data: meta.VulnSource{Name: "Debian", ImportedAt: fixedNow, NewestModified: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Records: 2},
+		Data:       meta.VulnSource{Name: "Debian", ImportedAt: fixedNow, NewestModified: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Records: 2},
 	}
 	if d := cmp.Diff(want, rep, cmpopts.IgnoreFields(Skip{}, "Reason")); d != "" {
 		t.Errorf("report (-want +got):\n%s", d)

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-registry/berth/internal/errdefs"
@@ -137,15 +138,21 @@ func (r *Record) Packages() []meta.VulnPackage {
 // with '{' is plain JSON.
 const deflated = 'z'
 
+// writers keeps compressors for reuse: a flate.Writer holds about a
+// megabyte of state, too much to allocate for every record.
+var writers = sync.Pool{New: func() any {
+	zw, _ := flate.NewWriter(nil, flate.BestSpeed) // the level is valid
+	return zw
+}}
+
 // Encode compresses the JSON text of a record for the store.
 func Encode(raw []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(raw)/3 + 16)
 	buf.WriteByte(deflated)
-	zw, err := flate.NewWriter(&buf, flate.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
+	zw := writers.Get().(*flate.Writer)
+	defer writers.Put(zw)
+	zw.Reset(&buf)
 	if _, err := zw.Write(raw); err != nil {
 		return nil, err
 	}
@@ -155,13 +162,21 @@ func Encode(raw []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// readers keeps decompressors for reuse.
+var readers = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+
 // Decode returns the JSON text of stored data (compressed by Encode, or
 // plain JSON as written by hand).
 func Decode(data []byte) ([]byte, error) {
 	if len(data) == 0 || data[0] != deflated {
 		return data, nil
 	}
-	raw, err := io.ReadAll(flate.NewReader(bytes.NewReader(data[1:])))
+	zr := readers.Get().(io.ReadCloser)
+	defer readers.Put(zr)
+	if err := zr.(flate.Resetter).Reset(bytes.NewReader(data[1:]), nil); err != nil {
+		return nil, fmt.Errorf("decompress stored OSV record: %w", err)
+	}
+	raw, err := io.ReadAll(zr)
 	if err != nil {
 		return nil, fmt.Errorf("decompress stored OSV record: %w", err)
 	}
