@@ -79,6 +79,16 @@ type Config struct {
 	Audit Audit `koanf:"audit" yaml:"audit"`
 	// GC configures online garbage collection of blobs.
 	GC GC `koanf:"gc" yaml:"gc"`
+	// Scan configures vulnerability scanning and its data.
+	Scan Scan `koanf:"scan" yaml:"scan"`
+}
+
+// Scan configures vulnerability scanning (packages vuln and scan).
+type Scan struct {
+	// MaxDBAge is how old the newest record of a vulnerability data source
+	// may be before `berth vulndb status` reports the data as stale.
+	// Default 72h.
+	MaxDBAge time.Duration `koanf:"max_db_age" yaml:"max_db_age"`
 }
 
 // GC configures online garbage collection (package gc): blobs that no
@@ -316,6 +326,7 @@ func Default() Config {
 		},
 		Audit: Audit{Retention: 2160 * time.Hour},
 		GC:    GC{Enabled: true, Interval: 24 * time.Hour, Grace: time.Hour},
+		Scan:  Scan{MaxDBAge: 72 * time.Hour},
 	}
 }
 
@@ -495,6 +506,7 @@ func (c *Config) Validate() error {
 		"audit.retention":           c.Audit.Retention,
 		"gc.interval":               c.GC.Interval,
 		"gc.grace":                  c.GC.Grace,
+		"scan.max_db_age":           c.Scan.MaxDBAge,
 	}
 	for _, k := range sortedKeys(positive) {
 		if positive[k] <= 0 {
