@@ -67,6 +67,7 @@ Start it with "berth serve"; everything is kept in one data directory by default
 		return &exitError{code: 2, err: fmt.Errorf("%w\nRun '%s --help' for usage", err, c.CommandPath())}
 	})
 	root.AddCommand(newServeCommand(), newMigrateCommand(), newTransferCommand(), newGCCommand(), newVersionCommand())
+	root.AddCommand(newVulnDBCommand())
 	AddAccessCommands(root)
 	return root
 }
