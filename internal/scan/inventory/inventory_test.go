@@ -78,6 +78,8 @@ func TestScanEcosystems(t *testing.T) {
 	st := layertest.NewStore(t)
 	app := st.Layer(t, layertest.Gzip,
 		F{Path: "app/package-lock.json", Body: []byte(packageLock)},
+		F{Path: "app/requirements.txt", Body: []byte("flask==2.0.1\n")},
+		F{Path: "srv/node_modules/minimist/package.json", Body: []byte(`{"name": "minimist", "version": "1.2.5"}`)},
 		F{Path: "usr/lib/python3/dist-packages/requests-2.25.0.dist-info/METADATA", Body: []byte(pythonMetadata)},
 		F{Path: "opt/demo.jar", Body: jar(t)},
 		F{Path: "usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec", Body: []byte(gemspec)},
@@ -94,6 +96,8 @@ func TestScanEcosystems(t *testing.T) {
 		{"musl", "Alpine:v3.20", "1.2.5-r0", "pkg:apk/alpine/musl@1.2.5-r0", "lib/apk/db/installed", ""},
 		{"libcrypto3", "Alpine:v3.20", "3.3.1-r0", "pkg:apk/alpine/libcrypto3@3.3.1-r0", "lib/apk/db/installed", "openssl"},
 		{"lodash", "npm", "4.17.20", "pkg:npm/lodash@4.17.20", "app/package-lock.json", ""},
+		{"minimist", "npm", "1.2.5", "pkg:npm/minimist@1.2.5", "srv/node_modules/minimist/package.json", ""},
+		{"flask", "PyPI", "2.0.1", "pkg:pypi/flask@2.0.1", "app/requirements.txt", ""},
 		{"requests", "PyPI", "2.25.0", "pkg:pypi/requests@2.25.0", "usr/lib/python3/dist-packages/requests-2.25.0.dist-info/METADATA", ""},
 		{"org.example:demo", "Maven", "1.2.3", "pkg:maven/org.example/demo@1.2.3", "opt/demo.jar", ""},
 		{"rake", "RubyGems", "13.0.6", "pkg:gem/rake@13.0.6", "usr/lib/ruby/gems/3.1.0/specifications/rake-13.0.6.gemspec", ""},
