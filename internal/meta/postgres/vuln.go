@@ -53,18 +53,9 @@ func (q *querier) PutVulnRecords(ctx context.Context, source string, recs []meta
 		}
 	}
 	err = q.atomic(ctx, func(db dbtx) error {
-		res = meta.VulnPutResult{}
-		for i := range recs {
-			if err := putVulnRecord(ctx, db, source, &recs[i], &res); err != nil {
-				return err
-			}
-		}
-		if res.Changed() {
-			if _, err := db.Exec(ctx, bumpVulnGenerationSQL); err != nil {
-				return classify(err)
-			}
-		}
-		return nil
+		var err error
+		res, err = putVulnBatch(ctx, db, source, recs)
+		return err
 	})
 	if err != nil {
 		return meta.VulnPutResult{}, err
@@ -72,34 +63,66 @@ func (q *querier) PutVulnRecords(ctx context.Context, source string, recs []meta
 	return res, nil
 }
 
-// putVulnRecord stores r unless a version as new or newer is stored, and
-// counts what it did in res.
-func putVulnRecord(ctx context.Context, db dbtx, source string, r *meta.VulnRecord, res *meta.VulnPutResult) error {
-	var existed bool
-	err := db.QueryRow(ctx, upsertVulnSQL, r.ID, pgTime(r.Modified), source, r.Data).Scan(&existed)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		res.Unchanged++
-		return nil
-	case err != nil:
-		return classify(err)
+// batcher is what both the pool and a transaction offer to pipeline
+// statements.
+type batcher interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// putVulnBatch stores recs in two pipelined round trips: the upserts, then
+// the package index rows of the records that were added or replaced.
+func putVulnBatch(ctx context.Context, db dbtx, source string, recs []meta.VulnRecord) (meta.VulnPutResult, error) {
+	var res meta.VulnPutResult
+	bdb, ok := db.(batcher)
+	if !ok {
+		return res, errdefs.Unavailable("postgres: connection cannot pipeline statements")
 	}
-	if existed {
-		if _, err := db.Exec(ctx, deleteVulnAffectedSQL, r.ID); err != nil {
-			return classify(err)
+	upserts := &pgx.Batch{}
+	for i := range recs {
+		upserts.Queue(upsertVulnSQL, recs[i].ID, pgTime(recs[i].Modified), source, recs[i].Data)
+	}
+	existed := make([]*bool, len(recs)) // nil: kept the stored version
+	br := bdb.SendBatch(ctx, upserts)
+	for i := range recs {
+		var e bool
+		switch err := br.QueryRow().Scan(&e); {
+		case errors.Is(err, pgx.ErrNoRows):
+			res.Unchanged++
+		case err != nil:
+			_ = br.Close()
+			return res, classify(err)
+		default:
+			existed[i] = &e
 		}
-		res.Replaced++
-	} else {
-		res.Added++
 	}
-	if len(r.Packages) == 0 {
-		return nil
+	if err := br.Close(); err != nil {
+		return res, classify(err)
 	}
-	ecos, names := splitVulnPackages(r.Packages)
-	if _, err := db.Exec(ctx, insertVulnAffectedSQL, ecos, names, r.ID); err != nil {
-		return classify(err)
+	index := &pgx.Batch{}
+	for i, e := range existed {
+		switch {
+		case e == nil:
+			continue
+		case *e:
+			res.Replaced++
+			index.Queue(deleteVulnAffectedSQL, recs[i].ID)
+		default:
+			res.Added++
+		}
+		if len(recs[i].Packages) > 0 {
+			ecos, names := splitVulnPackages(recs[i].Packages)
+			index.Queue(insertVulnAffectedSQL, ecos, names, recs[i].ID)
+		}
 	}
-	return nil
+	if res.Changed() {
+		index.Queue(bumpVulnGenerationSQL)
+	}
+	if index.Len() > 0 {
+		if err := bdb.SendBatch(ctx, index).Close(); err != nil {
+			return res, classify(err)
+		}
+	}
+	return res, nil
 }
 
 // splitVulnPackages returns the ecosystems and names of pkgs as two
