@@ -1,7 +1,10 @@
 package match
 
 import (
+	"bufio"
+	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/google/osv-scalibr/semantic"
@@ -96,6 +99,13 @@ func TestDebianOrderingMatchesDpkg(t *testing.T) {
 		{"0.9.8zh-1", "0.9.8-1"},
 		{"1.0.0~~", "1.0.0~"},
 	}
+	// And real versions: pairs from this machine's package list.
+	if real := dpkgVersions("/var/lib/dpkg/status"); len(real) > 1 {
+		step := max(1, len(real)/30)
+		for i := 0; i+1 < len(real); i += step {
+			pairs = append(pairs, [2]string{real[i], real[i+1]})
+		}
+	}
 	dpkg, err := exec.LookPath("dpkg")
 	for _, p := range pairs {
 		t.Run(p[0]+" vs "+p[1], func(t *testing.T) {
@@ -124,4 +134,23 @@ func TestDebianOrderingMatchesDpkg(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dpkgVersions returns the Version fields of a dpkg status file, or nothing
+// if it cannot be read.
+func dpkgVersions(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "Version: "); ok {
+			out = append(out, v)
+		}
+	}
+	return out
 }

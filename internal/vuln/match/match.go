@@ -64,7 +64,10 @@ func (m *Matcher) Match(ctx context.Context, pkgs []vuln.Package) ([]vuln.Findin
 // release ("Debian" for "Debian:12"). Withdrawn records are ignored;
 // records of one package that alias each other become one finding whose
 // Aliases list the other ids. A record the store returns that does not
-// parse is an error.
+// parse is an error. Findings of equal packages share their Aliases slice:
+// treat it as read-only. To re-match a great many stored inventories, pass
+// them in chunks of a few thousand; the parsed records are kept across
+// calls.
 func (m *Matcher) MatchMany(ctx context.Context, invs [][]vuln.Package) (_ [][]vuln.Finding, err error) {
 	defer errdefs.Wrapf(&err, "match %d inventories", len(invs))
 	// Each distinct package is decided once, however many inventories
