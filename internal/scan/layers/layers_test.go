@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -244,6 +245,50 @@ func TestFlattenErrors(t *testing.T) {
 			_, err := layers.Flatten(context.Background(), s.Opener(), s.Image(t, v1.Image{}, tt.layer), layers.Options{})
 			if !errors.Is(err, tt.class) {
 				t.Errorf("err = %v, want class %v", err, tt.class)
+			}
+		})
+	}
+}
+
+func TestFlattenLeavesNoFiles(t *testing.T) {
+	s := layertest.NewStore(t)
+	good := s.Layer(t, layertest.Gzip, F{Path: "a", Body: []byte("kept")})
+	bad := s.Put(t, v1.MediaTypeImageLayerGzip, []byte("\x1f\x8b broken gzip"))
+	tests := []struct {
+		name    string
+		layers  []v1.Descriptor
+		ctx     func() context.Context
+		wantErr bool
+	}{
+		{"closed after success", []v1.Descriptor{good}, context.Background, false},
+		{"failed layer", []v1.Descriptor{good, bad}, context.Background, true},
+		{"cancelled", []v1.Descriptor{good}, func() context.Context {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			img, err := layers.Flatten(tt.ctx(), s.Opener(), s.Image(t, v1.Image{}, tt.layers...), layers.Options{Keep: keepAll, TempDir: tmp})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if err == nil {
+				if b, err := fs.ReadFile(img.FS, "a"); err != nil || string(b) != "kept" {
+					t.Fatalf("ReadFile(a) = %q, %v", b, err)
+				}
+				if err := img.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			left, err := os.ReadDir(tmp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(left) != 0 {
+				t.Errorf("%d entries left in the temp dir", len(left))
 			}
 		})
 	}
