@@ -106,6 +106,7 @@ var wantSchema = []string{
 	"table manifests", "table project_members", "table projects", "table repositories",
 	"table repository_blobs", "table robots", "table signing_keys", "table tag_history", "table tags",
 	"table uploads", "table users",
+	"table vuln_affected", "table vuln_generation", "table vuln_records", "table vuln_sources",
 }
 
 func TestMigrationsUpDownUp(t *testing.T) {

@@ -78,6 +78,7 @@ var wantTables = []string{
 	"audit_log", "blob_leases", "blobs", "gc_tombstones", "goose_db_version", "immutability_rules", "manifest_refs", "manifests",
 	"project_members", "projects", "repositories", "repository_blobs", "robots",
 	"signing_keys", "tag_history", "tags", "uploads", "users",
+	"vuln_affected", "vuln_generation", "vuln_records", "vuln_sources",
 }
 
 // rawDB opens path as the writer pool does, without a Store.
