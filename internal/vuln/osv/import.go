@@ -77,8 +77,19 @@ type Report struct {
 	Skipped      []Skip `json:"skipped,omitempty"`
 	// Generation is the data's generation after the import.
 	Generation int64 `json:"generation"`
-	// Data is the source as of this import.
-	Data meta.VulnSource `json:"data"`
+	// Data is the source as the store holds it after this import.
+	Data SourceState `json:"data"`
+}
+
+// SourceState is what the store holds of one data source.
+type SourceState struct {
+	// Records counts the stored records that came from the source last.
+	Records int64 `json:"records"`
+	// NewestModified is the latest modified time of those records (zero
+	// when there are none): the age of the data.
+	NewestModified time.Time `json:"newestModified"`
+	// ImportedAt is when the last import of the source finished.
+	ImportedAt time.Time `json:"importedAt"`
 }
 
 // Changed reports whether the import added or replaced any record.
@@ -234,7 +245,8 @@ func (im *importer) finish(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	im.report.Data, im.report.Generation = src, gen
+	im.report.Generation = gen
+	im.report.Data = SourceState{Records: src.Records, NewestModified: src.NewestModified, ImportedAt: src.ImportedAt}
 	return &im.report, nil
 }
 

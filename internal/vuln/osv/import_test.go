@@ -56,7 +56,7 @@ func TestImportDirectory(t *testing.T) {
 	if rep.Added != 10 || rep.Read != 10 || rep.SkippedCount != 0 || rep.Generation != 1 {
 		t.Fatalf("report = %+v; want 10 read and added, none skipped, generation 1", rep)
 	}
-	want := meta.VulnSource{Name: "fixtures", ImportedAt: fixedNow,
+	want := SourceState{ImportedAt: fixedNow,
 		NewestModified: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), Records: 10}
 	if d := cmp.Diff(want, rep.Data); d != "" {
 		t.Errorf("source (-want +got):\n%s", d)
@@ -134,7 +134,7 @@ func TestImportZip(t *testing.T) {
 		Source: "Debian", Read: 7, Added: 2, Replaced: 1, Unchanged: 2, SkippedCount: 3,
 		Skipped:    []Skip{{Entry: "README.txt"}, {Entry: "broken.json"}, {Entry: "noid.json"}},
 		Generation: 3, // the put above, and each of two batches that changed something
-		Data:       meta.VulnSource{Name: "Debian", ImportedAt: fixedNow, NewestModified: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Records: 2},
+		Data:       SourceState{ImportedAt: fixedNow, NewestModified: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), Records: 2},
 	}
 	if d := cmp.Diff(want, rep, cmpopts.IgnoreFields(Skip{}, "Reason")); d != "" {
 		t.Errorf("report (-want +got):\n%s", d)
@@ -188,6 +188,34 @@ func TestImportErrors(t *testing.T) {
 	_, err = Import(t.Context(), s, bad, Options{})
 	if !errors.Is(err, errdefs.ErrInvalid) || !strings.Contains(err.Error(), "zip") {
 		t.Errorf("truncated zip: error = %v, want ErrInvalid about the zip", err)
+	}
+}
+
+func TestImportSkipsOversizedAndOtherFiles(t *testing.T) {
+	s := newStore(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"small.json":     record("A", "2026-01-01T00:00:00Z", "Go", "a"),
+		"big.json":       record("B", "2026-01-01T00:00:00Z", "Go", "b-with-a-much-longer-name-than-the-limit-allows"),
+		"notes.txt":      "ignored",
+		"sub/empty.json": "  ",
+	}
+	for name, text := range files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := mustImport(t, s, dir, Options{MaxRecordSize: int64(len(files["small.json"]))})
+	got := map[string]bool{}
+	for _, sk := range rep.Skipped {
+		got[sk.Entry] = true
+	}
+	if rep.Added != 1 || rep.Read != 3 || rep.SkippedCount != 2 || !got["big.json"] || !got["sub/empty.json"] {
+		t.Errorf("report = %+v; want small.json added, big.json and sub/empty.json skipped, notes.txt not read", rep)
 	}
 }
 
