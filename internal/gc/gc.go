@@ -73,6 +73,10 @@ type Report struct {
 	// delete (a concurrent push), and tombstones left for later because an
 	// upload holds a lease on the digest.
 	Kept int64 `json:"kept"`
+	// LinksPruned counts the repository-blob links removed because no
+	// manifest of their repository uses the blob (that would be, in a dry
+	// run); see pruneLinks.
+	LinksPruned int64 `json:"links_pruned"`
 	// Digests lists the first reclaimed digests (up to 100).
 	Digests []digest.Digest `json:"digests,omitempty"`
 	// Duration is how long the run took.
@@ -137,9 +141,13 @@ func (c *Collector) Run(ctx context.Context, opts Options) (rep Report, err erro
 		c.met.observe(rep, err)
 		c.log.InfoContext(ctx, "garbage collection finished", "run", rep.RunID, "dry_run", rep.DryRun,
 			"deleted", rep.Deleted, "bytes", rep.Bytes, "resumed", rep.Resumed, "kept", rep.Kept,
+			"links_pruned", rep.LinksPruned,
 			"duration", rep.Duration, "err", err)
 	}()
 	if err := c.resume(ctx, &rep, opts); err != nil {
+		return rep, err
+	}
+	if err := c.pruneLinks(ctx, &rep, opts); err != nil {
 		return rep, err
 	}
 	after := digest.Digest("")

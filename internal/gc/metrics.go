@@ -11,11 +11,13 @@ type Metrics struct {
 	blobs    prometheus.Counter
 	bytes    prometheus.Counter
 	duration prometheus.Histogram
+	links    prometheus.Counter
 }
 
 // NewMetrics returns the series, registered with reg (if not nil):
 // berth_gc_runs_total{outcome}, berth_gc_blobs_reclaimed_total,
-// berth_gc_bytes_reclaimed_total and berth_gc_duration_seconds. Dry runs
+// berth_gc_bytes_reclaimed_total, berth_gc_links_pruned_total and
+// berth_gc_duration_seconds. Dry runs
 // are counted as runs (outcome "dry_run") and reclaim nothing.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
@@ -36,9 +38,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Duration of garbage collection runs.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
 		}),
+		links: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "berth_gc_links_pruned_total",
+			Help: "Repository-blob links garbage collection removed because no manifest of the repository uses the blob.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.runs, m.blobs, m.bytes, m.duration)
+		reg.MustRegister(m.runs, m.blobs, m.bytes, m.duration, m.links)
 	}
 	return m
 }
@@ -59,6 +65,7 @@ func (m *Metrics) observe(rep Report, err error) {
 	}
 	m.blobs.Add(float64(rep.Deleted + rep.Resumed))
 	m.bytes.Add(float64(rep.Bytes))
+	m.links.Add(float64(rep.LinksPruned))
 	m.duration.Observe(rep.Duration.Seconds())
 }
 
@@ -71,6 +78,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.blobs.Describe(ch)
 	m.bytes.Describe(ch)
 	m.duration.Describe(ch)
+	m.links.Describe(ch)
 }
 
 // Collect sends the current values of the series (prometheus.Collector).
@@ -79,4 +87,5 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	m.blobs.Collect(ch)
 	m.bytes.Collect(ch)
 	m.duration.Collect(ch)
+	m.links.Collect(ch)
 }

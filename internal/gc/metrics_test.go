@@ -55,6 +55,7 @@ func TestMetricsCountRuns(t *testing.T) {
 		"berth_gc_blobs_reclaimed_total":  float64(len(garbage)),
 		"berth_gc_bytes_reclaimed_total":  float64(rep.Bytes),
 		"berth_gc_duration_seconds_count": 1,
+		"berth_gc_links_pruned_total":     float64(rep.LinksPruned),
 	}
 	if d := cmp.Diff(want, gathered(t, reg)); d != "" {
 		t.Errorf("metrics (-want +got):\n%s", d)
