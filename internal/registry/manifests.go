@@ -225,6 +225,7 @@ func (s *Service) GetManifest(ctx context.Context, repo, reference string, withC
 	if err != nil {
 		return nil, err
 	}
+	defer s.notePullOf(r.ID, withContent, &m, &err)
 	if tag != "" {
 		return s.meta.GetTaggedManifest(ctx, r.ID, tag, withContent)
 	}

@@ -63,6 +63,8 @@ type Service struct {
 	locks keyedMutex
 	// immutable caches tag immutability rules (immutability.go).
 	immutable immutability
+	// pulls batches last-pull times (pulls.go).
+	pulls pullTracker
 	// gc is the metadata store's garbage collection fence, nil if it has
 	// none (then blobs are never collected and need no fence).
 	gc meta.Collector
