@@ -81,6 +81,17 @@ type Config struct {
 	GC GC `koanf:"gc" yaml:"gc"`
 	// Scan configures vulnerability scanning and its data.
 	Scan Scan `koanf:"scan" yaml:"scan"`
+	// Retention configures retention policies and the data they use.
+	Retention RetentionConfig `koanf:"retention" yaml:"retention"`
+}
+
+// RetentionConfig configures retention policies and the facts they judge
+// by (last-pull times).
+type RetentionConfig struct {
+	// PullFlush is how often the manifest pulls noted in memory are
+	// written to the metadata store (last-pull times, batched so that a
+	// pull costs no database write). Default 30s.
+	PullFlush time.Duration `koanf:"pull_flush" yaml:"pull_flush"`
 }
 
 // Scan configures vulnerability scanning (packages vuln and scan).
@@ -324,9 +335,10 @@ func Default() Config {
 			OIDC:             OIDC{Scopes: "openid,profile,email", UsernameClaim: "preferred_username"},
 			WorkloadIdentity: []WorkloadRule{},
 		},
-		Audit: Audit{Retention: 2160 * time.Hour},
-		GC:    GC{Enabled: true, Interval: 24 * time.Hour, Grace: time.Hour},
-		Scan:  Scan{MaxDBAge: 72 * time.Hour},
+		Audit:     Audit{Retention: 2160 * time.Hour},
+		GC:        GC{Enabled: true, Interval: 24 * time.Hour, Grace: time.Hour},
+		Scan:      Scan{MaxDBAge: 72 * time.Hour},
+		Retention: RetentionConfig{PullFlush: 30 * time.Second},
 	}
 }
 
@@ -507,6 +519,7 @@ func (c *Config) Validate() error {
 		"gc.interval":               c.GC.Interval,
 		"gc.grace":                  c.GC.Grace,
 		"scan.max_db_age":           c.Scan.MaxDBAge,
+		"retention.pull_flush":      c.Retention.PullFlush,
 	}
 	for _, k := range sortedKeys(positive) {
 		if positive[k] <= 0 {

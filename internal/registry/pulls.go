@@ -21,6 +21,9 @@ import (
 // makes room: the last-pull time is advisory, memory is not.
 var maxPendingPulls = 100_000
 
+// defaultPullFlush is the flush interval when none is given.
+const defaultPullFlush = 30 * time.Second
+
 // finalFlushTimeout bounds the flush when the flusher stops.
 const finalFlushTimeout = 10 * time.Second
 
@@ -138,13 +141,16 @@ func (s *Service) FlushPulls(ctx context.Context) (int, error) {
 }
 
 // RunPullFlusher flushes the noted pulls every interval, and early when
-// the pending set is full, until ctx ends; it then flushes once more (with
+// the pending set is full (interval <= 0 means 30s), until ctx ends; it then flushes once more (with
 // its own short deadline) and returns. Failures are logged and retried at
 // the next flush.
 func (s *Service) RunPullFlusher(ctx context.Context, interval time.Duration) {
 	t := s.pullRecorder()
 	if t == nil {
 		return
+	}
+	if interval <= 0 {
+		interval = defaultPullFlush
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
