@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/berth-registry/berth/internal/blob"
@@ -16,8 +15,8 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultBatchSize = 500
-	DefaultWorkers   = 16
+	DefaultBatchSize = 1000
+	DefaultWorkers   = 32
 	// maxListed bounds Report.Digests.
 	maxListed = 100
 	// deleteTimeout bounds the deletion of one blob's bytes. It stays
@@ -226,71 +225,4 @@ func (c *Collector) resume(ctx context.Context, rep *Report, opts Options) error
 			return err
 		}
 	}
-}
-
-// sweep deletes the bytes of tombstoned blobs, with at most workers at
-// once, and then their tombstones.
-func (c *Collector) sweep(ctx context.Context, rep *Report, workers int, ts []meta.Tombstone, resumed bool) error {
-	var (
-		mu       sync.Mutex
-		firstErr error
-		wg       sync.WaitGroup
-		sem      = make(chan struct{}, workers)
-	)
-	for _, t := range ts {
-		if ctx.Err() != nil {
-			break
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			gone, err := c.sweepOne(ctx, t.Digest)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				if firstErr == nil {
-					firstErr = err
-				}
-			case gone && resumed:
-				rep.Resumed++
-				rep.Bytes += t.Size
-			case gone:
-				rep.reclaimed(t.Digest, t.Size)
-			default:
-				rep.Kept++
-			}
-		})
-	}
-	wg.Wait()
-	if firstErr == nil {
-		firstErr = ctx.Err()
-	}
-	return firstErr
-}
-
-// sweepOne claims the tombstone of d, deletes its bytes and the tombstone.
-// It reports whether the bytes were deleted (false: the blob was pushed
-// again or is leased, or another collector finished it).
-func (c *Collector) sweepOne(ctx context.Context, d digest.Digest) (bool, error) {
-	res, err := c.gc.ClaimTombstone(ctx, d, c.now())
-	if err != nil {
-		return false, fmt.Errorf("gc: claim %s: %w", d, err)
-	}
-	if res != meta.ClaimOK {
-		return false, nil
-	}
-	// A claim blocks pushes of d; a push that waited longer than
-	// deleteTimeout (and more) finishes the sweep itself, so this
-	// deletion must not outlive that.
-	dctx, cancel := context.WithTimeout(ctx, deleteTimeout)
-	err = c.blobs.Delete(dctx, d)
-	cancel()
-	if err != nil && !errdefs.IsNotFound(err) {
-		return false, fmt.Errorf("gc: delete bytes of %s: %w", d, err)
-	}
-	if err := c.gc.DeleteTombstone(ctx, d); err != nil {
-		return false, fmt.Errorf("gc: delete tombstone of %s: %w", d, err)
-	}
-	return true, nil
 }

@@ -67,7 +67,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // backend opens a fresh pair of stores.
 type backend struct {
 	name string
-	open func(t *testing.T) (meta.Store, blob.Store)
+	open func(t testing.TB) (meta.Store, blob.Store)
 }
 
 // backends are the embedded pair (SQLite, filesystem) and the scale-out
@@ -78,7 +78,7 @@ var backends = []backend{
 	{"postgres+s3", openScaleOut},
 }
 
-func openEmbedded(t *testing.T) (meta.Store, blob.Store) {
+func openEmbedded(t testing.TB) (meta.Store, blob.Store) {
 	t.Helper()
 	dir := t.TempDir()
 	m, err := sqlite.Open(t.Context(), filepath.Join(dir, "berth.db"), sqlite.Options{Logger: quiet})
@@ -93,7 +93,7 @@ func openEmbedded(t *testing.T) (meta.Store, blob.Store) {
 	return m, b
 }
 
-func openScaleOut(t *testing.T) (meta.Store, blob.Store) {
+func openScaleOut(t testing.TB) (meta.Store, blob.Store) {
 	t.Helper()
 	tpl := pgtest.Template(t, "berth-gc", func(ctx context.Context, url string) error {
 		return postgres.Migrate(ctx, url, postgres.Options{Logger: quiet})
@@ -118,7 +118,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, be backend) *env {
+func newEnv(t testing.TB, be backend) *env {
 	t.Helper()
 	m, b := be.open(t)
 	mc, ok := meta.CollectorOf(m)
