@@ -32,6 +32,8 @@ type accessParts struct {
 	// adminPassword is the generated password of the admin account the
 	// first start created, to print once; "" otherwise.
 	adminPassword string
+	// promoter serves the admin API's promotions (the registry service).
+	promoter admin.Promoter
 }
 
 // newAccess builds the access-control services on m and creates the first
@@ -124,6 +126,7 @@ func (p *accessParts) routes(ctx context.Context, cfg config.Config, mux *http.S
 	}
 	mux.Handle("/api/v1/", admin.New(admin.Options{
 		Guard: adminCaller{p.guard}, Access: p.access, Roles: p.store, Audit: p.audit, TrustProxy: cfg.Auth.TrustProxy,
+		Promoter: p.promoter,
 	}))
 	return nil
 }

@@ -63,6 +63,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if s.access, err = newAccess(ctx, cfg, s.meta, log); err != nil {
 		return nil, err
 	}
+	s.access.promoter = s.svc
 	if s.queue, err = s.backend.NewQueue(ctx, s.tasks(), log); err != nil {
 		return nil, err
 	}

@@ -67,6 +67,10 @@ type Options struct {
 	// when it is a meta.Store (meta.ImmutabilityOf), else the immutability
 	// routes answer 503.
 	Immutability meta.ImmutabilityStore
+	// Promoter serves POST /api/v1/promotions (pass the registry.Service);
+	// nil answers it with 503. Listings read the records from Roles when
+	// it is a meta.Store (meta.PromotionOf).
+	Promoter Promoter
 	// TrustProxy takes the client address for audit events from
 	// X-Forwarded-For (set it only behind a proxy that sets the header).
 	TrustProxy bool
@@ -157,6 +161,9 @@ func (h *Handler) routes() []route {
 		{method: "PATCH", path: "/api/v1/robots/{robotname}", name: "robots.update", fn: h.updateRobot},
 		{method: "DELETE", path: "/api/v1/robots/{robotname}", name: "robots.delete", fn: h.deleteRobot},
 		{method: "POST", path: "/api/v1/robots/{robotname}/secret", name: "robots.secret", fn: h.regenerateRobotSecret},
+
+		{method: "GET", path: "/api/v1/promotions", name: "promotions.list", fn: h.listPromotions},
+		{method: "POST", path: "/api/v1/promotions", name: "promotions.create", fn: h.createPromotion},
 
 		{method: "GET", path: "/api/v1/immutability", name: "immutability.list-system", fn: h.listSystemImmutability},
 		{method: "POST", path: "/api/v1/immutability", name: "immutability.add-system", fn: h.addSystemImmutability},

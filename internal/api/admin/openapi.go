@@ -35,6 +35,12 @@ var (
 		{"after", "return the entries named after this one (the next cursor of the previous page)"},
 		{"limit", "page size, 1 to 1000 (default 100)"},
 	}
+	promotionParams = []param{
+		{"digest", "only promotions of this manifest digest"},
+		{"project", "only promotions from or into this project"},
+		{"after", "return the promotions older than this one (the next cursor of the previous page)"},
+		{"limit", "page size, 1 to 1000 (default 100)"},
+	}
 	auditParams = []param{
 		{"actor", "only events of this user or robot"},
 		{"action", "only this action, e.g. artifact.push, login, member.put"},
@@ -84,6 +90,9 @@ func operations() []operation {
 		{method: "PATCH", path: "/api/v1/robots/{robotname}", id: "updateRobot", tag: "robots", summary: "Change a robot's description, permissions, expiry or disabled flag.", body: wire.RobotChange{}, status: 200, resp: wire.Robot{}, errors: writeErrors},
 		{method: "DELETE", path: "/api/v1/robots/{robotname}", id: "deleteRobot", tag: "robots", summary: "Delete a robot.", status: 204, errors: readErrors},
 		{method: "POST", path: "/api/v1/robots/{robotname}/secret", id: "regenerateRobotSecret", tag: "robots", summary: "Generate a new secret for a robot, replacing the old one; shown once.", status: 200, resp: wire.Secret{}, errors: readErrors},
+
+		{method: "GET", path: "/api/v1/promotions", id: "listPromotions", tag: "promotions", summary: "Page through promotion records, newest first, of the repositories the caller may pull (the source only when the caller may pull it too).", query: promotionParams, status: 200, resp: wire.PromotionList{}, errors: []int{400, 401, 429, 503}},
+		{method: "POST", path: "/api/v1/promotions", id: "createPromotion", tag: "promotions", summary: "Promote an artifact (with its index children and referrers) to repository:tag without copying blob data; needs pull on the source and push on the destination, and resets the tag's retention age.", body: wire.NewPromotion{}, status: 201, resp: wire.Promotion{}, errors: writeErrors},
 
 		{method: "GET", path: "/api/v1/immutability", id: "listSystemImmutabilityRules", tag: "immutability", summary: "List the system-wide tag immutability rules (system administrators).", status: 200, resp: wire.ImmutabilityRuleList{}, errors: readErrors},
 		{method: "POST", path: "/api/v1/immutability", id: "addSystemImmutabilityRule", tag: "immutability", summary: "Add a system-wide tag immutability rule; its repository patterns match full repository names.", body: wire.NewImmutabilityRule{}, status: 201, resp: wire.ImmutabilityRule{}, errors: writeErrors},
