@@ -68,6 +68,7 @@ Start it with "berth serve"; everything is kept in one data directory by default
 	})
 	root.AddCommand(newServeCommand(), newMigrateCommand(), newTransferCommand(), newGCCommand(), newVersionCommand())
 	root.AddCommand(newVulnDBCommand())
+	root.AddCommand(newPromoteCommand(), newPromotionsCommand())
 	AddAccessCommands(root)
 	return root
 }
