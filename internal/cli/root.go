@@ -69,6 +69,7 @@ Start it with "berth serve"; everything is kept in one data directory by default
 	root.AddCommand(newServeCommand(), newMigrateCommand(), newTransferCommand(), newGCCommand(), newVersionCommand())
 	root.AddCommand(newVulnDBCommand())
 	root.AddCommand(newPromoteCommand(), newPromotionsCommand())
+	root.AddCommand(newQuotaCommand())
 	AddAccessCommands(root)
 	return root
 }

@@ -92,9 +92,27 @@ func QuotaOf(s Store) (QuotaStore, bool) {
 	return nil, false
 }
 
-// QuotaTxOf returns the QuotaQuerier of a transaction's Querier, and
-// whether it has one.
+// QuerierUnwrapper is a transaction Querier that decorates another (the
+// pull-path cache's); QuotaTxOf looks through it for abilities the
+// decorator does not add itself.
+type QuerierUnwrapper interface {
+	// UnwrapQuerier returns the decorated Querier.
+	UnwrapQuerier() Querier
+}
+
+// QuotaTxOf returns the QuotaQuerier of a transaction's Querier, looking
+// through decorators that implement QuerierUnwrapper, and whether it has
+// one.
 func QuotaTxOf(q Querier) (QuotaQuerier, bool) {
-	qq, ok := q.(QuotaQuerier)
-	return qq, ok
+	for q != nil {
+		if qq, ok := q.(QuotaQuerier); ok {
+			return qq, true
+		}
+		u, ok := q.(QuerierUnwrapper)
+		if !ok {
+			return nil, false
+		}
+		q = u.UnwrapQuerier()
+	}
+	return nil, false
 }

@@ -128,12 +128,19 @@ func (s *Service) MountBlob(ctx context.Context, repo, from string, dgst digest.
 	if err != nil {
 		return nil, err
 	}
+	quotaProject, err := s.quotaProject(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
 	err = s.meta.WithTx(ctx, func(tx meta.Querier) error {
 		if b, err = tx.GetLinkedBlob(ctx, src.ID, dgst); err != nil {
 			return err
 		}
 		dst, err := tx.EnsureRepository(ctx, repo)
 		if err != nil {
+			return err
+		}
+		if err := s.blobQuotaTx(ctx, tx, quotaProject, dgst, b.Size); err != nil {
 			return err
 		}
 		if err := tx.LinkBlob(ctx, dst.ID, dgst); err != nil {

@@ -88,6 +88,10 @@ func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *Manifest
 	if err != nil {
 		return nil, err
 	}
+	quotaProject, err := s.quotaProject(ctx, p.Repository)
+	if err != nil {
+		return nil, err
+	}
 	var previous map[string]digest.Digest
 	err = s.meta.WithTx(ctx, func(tx meta.Querier) error {
 		previous = nil // a retried transaction starts over
@@ -97,6 +101,9 @@ func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *Manifest
 		}
 		row.RepositoryID = repo.ID
 		if err := checkReferences(ctx, tx, repo.ID, m); err != nil {
+			return err
+		}
+		if err := s.manifestQuotaTx(ctx, tx, quotaProject, row, refs); err != nil {
 			return err
 		}
 		if err := tx.PutManifest(ctx, row, refs); err != nil {

@@ -65,6 +65,8 @@ type Service struct {
 	immutable immutability
 	// pulls batches last-pull times (pulls.go).
 	pulls pullTracker
+	// quotas caches project storage quotas (quota.go).
+	quotas quotas
 	// gc is the metadata store's garbage collection fence, nil if it has
 	// none (then blobs are never collected and need no fence).
 	gc meta.Collector

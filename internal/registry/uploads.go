@@ -83,6 +83,10 @@ func (s *Service) AppendUpload(ctx context.Context, repo, id string, start int64
 	if start >= 0 && start != u.Offset {
 		return u, &RangeError{Offset: u.Offset, Start: start}
 	}
+	body, quotaLeft, err := s.quotaBody(ctx, repo, u.Offset, body)
+	if err != nil {
+		return nil, err
+	}
 	w, err := s.openWriter(ctx, u)
 	if err != nil {
 		return nil, err
@@ -92,6 +96,10 @@ func (s *Service) AppendUpload(ctx context.Context, repo, id string, start int64
 	// crash in the middle of a large layer costs at most that much.
 	for {
 		n, copyErr := s.copyBody(ctx, w, io.LimitReader(body, checkpoint))
+		if err := s.uploadOverQuota(ctx, repo, w.Size(), quotaLeft); err != nil {
+			s.discard(ctx, w, u.ID) // refused: nothing of it stays
+			return nil, err
+		}
 		if errors.Is(copyErr, errdefs.ErrTooLarge) {
 			// Refused bytes are not kept: the session stays at its last
 			// saved state and the next resume cuts the rest off.
@@ -141,6 +149,12 @@ func (s *Service) CompleteUpload(ctx context.Context, repo, id string, dgst dige
 			return nil, err
 		}
 	}
+	if err := s.precheckBlob(ctx, repo, dgst, w.Size()); err != nil {
+		if errdefs.IsDenied(err) {
+			s.discard(ctx, w, u.ID)
+		}
+		return nil, err
+	}
 	info, err := s.commit(ctx, w, dgst)
 	if err != nil {
 		if errdefs.IsInvalid(err) {
@@ -148,7 +162,7 @@ func (s *Service) CompleteUpload(ctx context.Context, repo, id string, dgst dige
 		}
 		return nil, err
 	}
-	return s.recordBlob(ctx, u.RepositoryID, info, u.ID)
+	return s.recordBlob(ctx, repo, u.RepositoryID, info, u.ID)
 }
 
 // PutBlob stores body as blob dgst in repository repo in one request
@@ -173,11 +187,14 @@ func (s *Service) PutBlob(ctx context.Context, repo string, dgst digest.Digest, 
 	if _, err := s.copyBody(ctx, w, body); err != nil {
 		return nil, err
 	}
+	if err := s.precheckBlob(ctx, repo, dgst, w.Size()); err != nil {
+		return nil, err
+	}
 	info, err := s.commit(ctx, w, dgst)
 	if err != nil {
 		return nil, err
 	}
-	return s.recordBlob(ctx, r.ID, info, "")
+	return s.recordBlob(ctx, repo, r.ID, info, "")
 }
 
 // CancelUpload discards session id of repository repo and its data.
@@ -351,12 +368,21 @@ func (s *Service) commit(ctx context.Context, w blob.Writer, dgst digest.Digest)
 	return info, nil
 }
 
-// recordBlob records a committed blob, links it into the repository, leases
-// it until a manifest references it, and ends session uploadID (if any), in
-// one transaction.
-func (s *Service) recordBlob(ctx context.Context, repoID int64, info blob.Info, uploadID string) (*meta.Blob, error) {
+// recordBlob records a committed blob, links it into the repository repo
+// (ID repoID), leases it until a manifest references it, and ends session
+// uploadID (if any), in one transaction, unless the project's quota
+// refuses the link (then the session ends and the bytes are left to
+// garbage collection).
+func (s *Service) recordBlob(ctx context.Context, repo string, repoID int64, info blob.Info, uploadID string) (*meta.Blob, error) {
 	b := meta.Blob{Digest: info.Digest, Size: info.Size, CreatedAt: s.now()}
-	err := s.meta.WithTx(context.WithoutCancel(ctx), func(tx meta.Querier) error {
+	quotaProject, err := s.quotaProject(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	err = s.meta.WithTx(context.WithoutCancel(ctx), func(tx meta.Querier) error {
+		if err := s.blobQuotaTx(ctx, tx, quotaProject, b.Digest, b.Size); err != nil {
+			return err
+		}
 		if err := tx.PutBlob(ctx, b); err != nil {
 			return err
 		}
@@ -373,6 +399,12 @@ func (s *Service) recordBlob(ctx context.Context, repoID int64, info blob.Info, 
 		}
 		return nil
 	})
+	if errdefs.IsDenied(err) {
+		s.refusedAfterCommit(ctx, b.Digest, b.Size)
+		if uploadID != "" {
+			_ = s.meta.DeleteUpload(context.WithoutCancel(ctx), uploadID)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("record blob: %w", err)
 	}

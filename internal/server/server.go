@@ -131,6 +131,7 @@ func (s *Server) newHTTPServer(ctx context.Context) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newStoreCollector(s.meta, 10*time.Second), gcMetrics)
+	reg.MustRegister(registry.QuotaMetrics())
 	metrics := api.NewMetrics(reg)
 
 	mux := http.NewServeMux()

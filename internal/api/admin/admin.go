@@ -172,6 +172,10 @@ func (h *Handler) routes() []route {
 		{method: "POST", path: "/api/v1/projects/{name}/immutability", name: "immutability.add-project", fn: h.addProjectImmutability},
 		{method: "DELETE", path: "/api/v1/projects/{name}/immutability/{id}", name: "immutability.remove-project", fn: h.removeProjectImmutability},
 
+		{method: "GET", path: "/api/v1/projects/{name}/quota", name: "quota.get", fn: h.getQuota},
+		{method: "PUT", path: "/api/v1/projects/{name}/quota", name: "quota.put", fn: h.putQuota},
+		{method: "DELETE", path: "/api/v1/projects/{name}/quota", name: "quota.delete", fn: h.deleteQuota},
+
 		{method: "GET", path: "/api/v1/audit", name: "audit.list", fn: h.listAudit},
 		{method: "GET", path: "/api/v1/audit/export", name: "audit.export", fn: h.exportAudit},
 	}

@@ -101,6 +101,10 @@ func operations() []operation {
 		{method: "POST", path: "/api/v1/projects/{name}/immutability", id: "addProjectImmutabilityRule", tag: "immutability", summary: "Add a tag immutability rule to a project; its repository patterns are relative to the project.", body: wire.NewImmutabilityRule{}, status: 201, resp: wire.ImmutabilityRule{}, errors: writeErrors},
 		{method: "DELETE", path: "/api/v1/projects/{name}/immutability/{id}", id: "removeProjectImmutabilityRule", tag: "immutability", summary: "Remove a tag immutability rule from a project.", status: 204, errors: readErrors},
 
+		{method: "GET", path: "/api/v1/projects/{name}/quota", id: "getProjectQuota", tag: "quota", summary: "Show a project's storage quota and usage: stored and logical bytes, artifacts, percent of the limit, warning (pull).", status: 200, resp: wire.Quota{}, errors: readErrors},
+		{method: "PUT", path: "/api/v1/projects/{name}/quota", id: "setProjectQuota", tag: "quota", summary: "Set a project's storage quota (system administrators); 0 means no limit.", body: wire.QuotaSettings{}, status: 200, resp: wire.Quota{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/projects/{name}/quota", id: "deleteProjectQuota", tag: "quota", summary: "Remove a project's storage quota (system administrators).", status: 204, errors: readErrors},
+
 		{method: "GET", path: "/api/v1/audit", id: "listAudit", tag: "audit", summary: "Page through the audit log, newest first; the next page is the next cursor (also in a Link header).", query: auditParams, status: 200, resp: wire.AuditList{}, errors: []int{400, 401, 403, 429, 503}},
 		{method: "GET", path: "/api/v1/audit/export", id: "exportAudit", tag: "audit", summary: "Export the audit log as JSON lines, newest first.", query: auditParams, status: 200, resp: wire.AuditEvent{}, jsonl: true, errors: []int{400, 401, 403, 429, 503}},
 	}
@@ -225,6 +229,8 @@ func schemaOf(t reflect.Type, schemas map[string]any) map[string]any {
 		return map[string]any{"type": "boolean"}
 	case reflect.Int, reflect.Int64:
 		return map[string]any{"type": "integer"}
+	case reflect.Float64:
+		return map[string]any{"type": "number"}
 	case reflect.Slice:
 		item := t.Elem()
 		if item.Kind() == reflect.Struct {
