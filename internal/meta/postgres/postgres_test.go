@@ -103,8 +103,9 @@ var wantSchema = []string{
 	"function berth_put_tag",
 	"table audit_log", "table blob_leases", "table blobs", "table gc_tombstones", "table goose_db_version", "table immutability_rules",
 	"table manifest_refs",
-	"table manifests", "table project_members", "table project_quotas", "table projects", "table repositories",
-	"table repository_blobs", "table robots", "table signing_keys", "table tag_history", "table tags",
+	"table manifests", "table project_members", "table project_quotas", "table projects", "table promotions", "table repositories",
+	"table repository_blobs", "table retention_policies", "table retention_report", "table retention_runs",
+	"table retention_trash", "table robots", "table signing_keys", "table tag_history", "table tags",
 	"table uploads", "table users",
 	"table vuln_affected", "table vuln_generation", "table vuln_records", "table vuln_sources",
 }
