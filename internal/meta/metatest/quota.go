@@ -2,6 +2,9 @@ package metatest
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +21,7 @@ func RunQuota(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"PutGetDelete", testQuotaRoundTrip},
 		{"ProjectDeleteTakesItsQuota", testQuotaCascade},
 		{"LockInsideTx", testQuotaLockTx},
+		{"LockSerializesChecks", testQuotaLockSerializes},
 		{"UsageEmpty", testUsageEmpty},
 		{"UsageSharedBlobsCountedOnce", testUsageSharedBlobs},
 		{"UsageIndexChildren", testUsageIndex},
@@ -345,5 +349,72 @@ func testStaleLinks(t *testing.T, s meta.Store) {
 	diff(t, "links of b after pruning", []digest.Digest{cfg, layer}, missing)
 	if missing, err = s.MissingLinks(ctx, a.ID, []digest.Digest{cfg, layer}); err != nil || len(missing) != 0 {
 		t.Errorf("links of a after pruning: missing %v, %v; want none", missing, err)
+	}
+}
+
+// testQuotaLockSerializes: transactions that each lock the quota, read the
+// usage and link a blob only if it fits must not both see room for it.
+func testQuotaLockSerializes(t *testing.T, s meta.Store) {
+	ctx := t.Context()
+	qs := quotaStore(t, s)
+	mustProject(t, s, "race")
+	if err := qs.PutQuota(ctx, &meta.Quota{Project: "race", LimitBytes: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	repo := mustRepo(t, s, "race/r")
+	const n = 3
+	dgsts := make([]digest.Digest, n)
+	for i := range n {
+		dgsts[i] = mustPutBlob(t, s, fmt.Sprintf("racer %d", i), 600)
+	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		linked int
+		errs   []error
+		// arrived counts transactions past their usage read; each waits
+		// (a bounded while) for the others to get there too, so without a
+		// working lock they all read the same usage. With one, only one
+		// can be there: the wait ends by its bound and the result is the
+		// same however long it was.
+		arrived atomic.Int32
+	)
+	for i := range n {
+		wg.Go(func() {
+			err := s.WithTx(ctx, func(tx meta.Querier) error {
+				qq, _ := meta.QuotaTxOf(tx)
+				q, err := qq.LockQuota(ctx, "race")
+				if err != nil {
+					return err
+				}
+				u, err := qq.ProjectUsage(ctx, "race")
+				if err != nil || u.StoredBytes+600 > q.LimitBytes {
+					return err
+				}
+				arrived.Add(1)
+				for deadline := time.Now().Add(200 * time.Millisecond); arrived.Load() < n && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+				}
+				if err := tx.LinkBlob(ctx, repo.ID, dgsts[i]); err != nil {
+					return err
+				}
+				mu.Lock()
+				linked++
+				mu.Unlock()
+				return nil
+			})
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("transactions failed: %v", errs)
+	}
+	if u := usageOf(t, qs, "race"); u.StoredBytes != 600 || linked != 1 {
+		t.Errorf("%d transactions linked a blob, usage %d bytes; want exactly one, 600 bytes", linked, u.StoredBytes)
 	}
 }
