@@ -266,11 +266,7 @@ func (s *Service) copyArtifact(ctx context.Context, tx meta.Querier, srcID int64
 	if err != nil {
 		return err
 	}
-	var addStored int64
-	for _, d := range newLinks {
-		addStored += art.sizes[d]
-	}
-	if err := s.promoteQuotaCheck(ctx, tx, access.ProjectOf(dst.Name), addStored, len(newManifests)); err != nil {
+	if err := s.promoteQuota(ctx, tx, access.ProjectOf(dst.Name), art, newLinks, newManifests); err != nil {
 		return err
 	}
 	for _, d := range newLinks {
@@ -288,11 +284,49 @@ func (s *Service) copyArtifact(ctx context.Context, tx meta.Querier, srcID int64
 	return nil
 }
 
-// promoteQuotaCheck is where a promotion asks the destination project's
-// quota whether it may add addStored bytes of blobs newly linked into the
-// destination repository and addArtifacts manifests new to it, inside the
-// promotion's transaction (tx is the backend's own querier). It allows
-// everything until the quota engine is wired in.
-func (s *Service) promoteQuotaCheck(ctx context.Context, tx meta.Querier, dstProject string, addStored int64, addArtifacts int) error {
-	return nil
+// promoteQuota asks the destination project's quota, inside the
+// promotion's transaction and after locking it, whether it may take what
+// the promotion adds: the blobs and manifests new to the destination
+// repository that no other repository of the project already holds (stored
+// bytes count each digest once per project), and the new manifests that
+// are not a child of another manifest of the artifact (artifacts, as a
+// push counts them).
+func (s *Service) promoteQuota(ctx context.Context, tx meta.Querier, project string, art *promotedArtifact, newLinks, newManifests []digest.Digest) error {
+	return s.quotaTx(ctx, tx, project, func(qq meta.QuotaQuerier) (quotaDelta, error) {
+		var d quotaDelta
+		for _, dg := range newLinks {
+			has, err := qq.ProjectHasBlob(ctx, project, dg)
+			if err != nil {
+				return d, err
+			}
+			if !has {
+				d.stored += art.sizes[dg]
+			}
+		}
+		children := make(map[digest.Digest]bool)
+		for _, refs := range art.refs {
+			for _, r := range refs {
+				if r.Kind == meta.RefManifest {
+					children[r.Digest] = true
+				}
+			}
+		}
+		sizes := make(map[digest.Digest]int64, len(art.manifests))
+		for _, m := range art.manifests {
+			sizes[m.Digest] = m.Size
+		}
+		for _, dg := range newManifests {
+			if !children[dg] {
+				d.artifacts++
+			}
+			has, err := qq.ProjectHasManifest(ctx, project, dg)
+			if err != nil {
+				return d, err
+			}
+			if !has {
+				d.stored += sizes[dg]
+			}
+		}
+		return d, nil
+	})
 }
