@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +24,9 @@ type runFlags struct {
 	duration                                          time.Duration
 	pid, round, walks                                 int
 	quick, list, verbose                              bool
+	gcCommand                                         string
+	gcBlobs, gcPushRate                               int
+	gcLease                                           time.Duration
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
@@ -46,6 +50,10 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.StringVar(&f.runID, "run-id", "", "suffix making this run's new content distinct (default: from the clock)")
 	fs.BoolVar(&f.list, "list", false, "list the scenarios and exit")
 	fs.BoolVar(&f.verbose, "v", false, "log every phase to stderr")
+	fs.StringVar(&f.gcCommand, "gc-command", "", "gc-sweep: the command that collects the server's stores, split at spaces (e.g. 'bin/berth gc --data-dir DIR')")
+	fs.IntVar(&f.gcBlobs, "gc-blobs", 0, "gc-sweep: unreferenced blobs to seed (default 100000, 2000 with --quick)")
+	fs.DurationVar(&f.gcLease, "gc-lease", 0, "gc-sweep: the server's uploads.blob_lease, waited out after seeding")
+	fs.IntVar(&f.gcPushRate, "gc-push-rate", -1, "gc-sweep: images a second pushed during the sweep (default 20; 0: as fast as 2 workers go)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -73,6 +81,14 @@ func (f *runFlags) config() (bench.Config, error) {
 	}
 	if f.walks > 0 {
 		c.Walks = f.walks
+	}
+	c.GCCommand = strings.Fields(f.gcCommand)
+	c.GCLease = f.gcLease
+	if f.gcBlobs > 0 {
+		c.GCBlobs = f.gcBlobs
+	}
+	if f.gcPushRate >= 0 {
+		c.GCPushRate = f.gcPushRate
 	}
 	for _, s := range []struct {
 		flag string

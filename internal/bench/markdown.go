@@ -56,7 +56,9 @@ func WriteMarkdown(w io.Writer, c *Comparison, in DocInput) error {
 	writeRounds(&b, c)
 	writeMethod(&b, in)
 	for _, s := range Scenarios() {
-		writeScenario(&b, c, s)
+		if !s.BerthOnly {
+			writeScenario(&b, c, s)
+		}
 	}
 	writeErrors(&b, c)
 	if _, err := io.WriteString(w, b.String()); err != nil {

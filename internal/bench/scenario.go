@@ -54,6 +54,16 @@ type Config struct {
 	Concurrency map[string]int `json:"concurrency,omitempty"`
 	// SetupConcurrency is the concurrency of untimed fixture set-up.
 	SetupConcurrency int `json:"setup_concurrency"`
+	// GCBlobs unreferenced blobs of GCBlobSize bytes are what gc-sweep
+	// collects; GCLease is the server's uploads.blob_lease (gc-sweep waits
+	// it out after seeding); GCPushRate is the images a second pushed
+	// during the sweep; GCCommand is the `berth gc` command line that
+	// collects the server's stores (-o json is appended).
+	GCBlobs    int           `json:"gc_blobs"`
+	GCBlobSize int64         `json:"gc_blob_bytes"`
+	GCLease    time.Duration `json:"gc_lease"`
+	GCPushRate int           `json:"gc_push_rate"`
+	GCCommand  []string      `json:"gc_command,omitempty"`
 }
 
 // DefaultConfig returns the sizes of the benchmark the report targets.
@@ -77,6 +87,9 @@ func DefaultConfig() Config {
 		Walks:            5,
 		Duration:         10 * time.Second,
 		SetupConcurrency: 16,
+		GCBlobs:          100_000,
+		GCBlobSize:       2 << 10,
+		GCPushRate:       20,
 	}
 }
 
@@ -94,6 +107,7 @@ func QuickConfig() Config {
 	c.Repos = 150
 	c.Walks = 3
 	c.Duration = 2 * time.Second
+	c.GCBlobs = 2000
 	return c
 }
 
@@ -128,6 +142,7 @@ func (c Config) Validate() error {
 	check(c.SmallCount > 0 && c.FewTags > 0 && c.ManyTags > 0 && c.TagPushes > 0 && c.Repos > 0, "counts must be positive")
 	check(c.PageSize > 0 && c.Walks > 0, "page size and walks must be positive")
 	check(c.Duration > 0, "duration must be positive")
+	check(c.GCBlobs > 0 && c.GCBlobSize > 0 && c.GCPushRate >= 0 && c.GCLease >= 0, "gc-sweep counts and sizes must be positive")
 	if len(problems) > 0 {
 		return errdefs.Invalid("bench config: %s", strings.Join(problems, "; "))
 	}
@@ -191,6 +206,10 @@ type Scenario struct {
 	Summary string
 	// InAll is false for opt-in scenarios that "all" does not select.
 	InAll bool
+	// BerthOnly: the scenario measures a Berth feature with no
+	// counterpart in the servers compared, so the comparison report
+	// leaves it out (docs/benchmarks.md has its own section for it).
+	BerthOnly bool
 	// Concurrency is the default concurrency of the timed phases.
 	Concurrency int
 	run         func(ctx context.Context, e *Env, sc Scenario) ([]Result, error)
@@ -210,6 +229,7 @@ func Scenarios() []Scenario {
 		{Name: "tag-list", Summary: "walk the tag list of the many-tag repository page by page, following Link", InAll: true, Concurrency: 1, run: runTagList},
 		{Name: "catalog", Summary: "walk the catalog page by page, following Link, over many repositories", InAll: true, Concurrency: 1, run: runCatalog},
 		{Name: "large-blob", Summary: "push, then pull, a very large blob, to show server memory stays flat", InAll: false, Concurrency: 1, run: runLargeBlob},
+		{Name: "gc-sweep", Summary: "seed many small unreferenced blobs, then time a `berth gc` run over them while images are pushed (needs --gc-command)", InAll: false, BerthOnly: true, Concurrency: 1, run: runGCSweep},
 	}
 }
 
