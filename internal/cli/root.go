@@ -70,6 +70,7 @@ Start it with "berth serve"; everything is kept in one data directory by default
 	root.AddCommand(newVulnDBCommand())
 	root.AddCommand(newPromoteCommand(), newPromotionsCommand())
 	root.AddCommand(newQuotaCommand())
+	root.AddCommand(newRetentionCommand())
 	AddAccessCommands(root)
 	return root
 }

@@ -92,6 +92,14 @@ type RetentionConfig struct {
 	// written to the metadata store (last-pull times, batched so that a
 	// pull costs no database write). Default 30s.
 	PullFlush time.Duration `koanf:"pull_flush" yaml:"pull_flush"`
+	// Enabled runs scheduled retention runs and purges the trash of
+	// expired tags, as a once-a-minute job. Manual runs work either way.
+	// Default true.
+	Enabled bool `koanf:"enabled" yaml:"enabled"`
+	// RestoreWindow is how long a tag that retention deleted stays
+	// restorable; only after it may its manifest be deleted and its blobs
+	// collected. Default 168h (7 days).
+	RestoreWindow time.Duration `koanf:"restore_window" yaml:"restore_window"`
 }
 
 // Scan configures vulnerability scanning (packages vuln and scan).
@@ -338,7 +346,7 @@ func Default() Config {
 		Audit:     Audit{Retention: 2160 * time.Hour},
 		GC:        GC{Enabled: true, Interval: 24 * time.Hour, Grace: time.Hour},
 		Scan:      Scan{MaxDBAge: 72 * time.Hour},
-		Retention: RetentionConfig{PullFlush: 30 * time.Second},
+		Retention: RetentionConfig{PullFlush: 30 * time.Second, Enabled: true, RestoreWindow: 168 * time.Hour},
 	}
 }
 
@@ -518,6 +526,7 @@ func (c *Config) Validate() error {
 		"audit.retention":           c.Audit.Retention,
 		"gc.interval":               c.GC.Interval,
 		"gc.grace":                  c.GC.Grace,
+		"retention.restore_window":  c.Retention.RestoreWindow,
 		"scan.max_db_age":           c.Scan.MaxDBAge,
 		"retention.pull_flush":      c.Retention.PullFlush,
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/retention/run"
 )
 
 // accessParts are the access-control services: who callers are (auth),
@@ -34,6 +35,8 @@ type accessParts struct {
 	adminPassword string
 	// promoter serves the admin API's promotions (the registry service).
 	promoter admin.Promoter
+	// retention serves the admin API's retention routes (nil: 503).
+	retention *run.Service
 }
 
 // newAccess builds the access-control services on m and creates the first
@@ -126,7 +129,7 @@ func (p *accessParts) routes(ctx context.Context, cfg config.Config, mux *http.S
 	}
 	mux.Handle("/api/v1/", admin.New(admin.Options{
 		Guard: adminCaller{p.guard}, Access: p.access, Roles: p.store, Audit: p.audit, TrustProxy: cfg.Auth.TrustProxy,
-		Promoter: p.promoter,
+		Promoter: p.promoter, Retention: p.retention,
 	}))
 	return nil
 }

@@ -64,6 +64,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	s.access.promoter = s.svc
+	s.access.retention = newRetention(cfg, s.meta, log)
 	if s.queue, err = s.backend.NewQueue(ctx, s.tasks(), log); err != nil {
 		return nil, err
 	}
@@ -92,7 +93,7 @@ func newRegistry(cfg config.Config, m meta.Store, b blob.Store, log *slog.Logger
 
 // tasks are the periodic background jobs.
 func (s *Server) tasks() []jobs.Periodic {
-	return append(s.gcTasks(), jobs.Periodic{
+	return append(append(s.gcTasks(), s.retentionTasks()...), jobs.Periodic{
 		Name:     "expire-uploads",
 		Interval: s.cfg.Uploads.ExpiryInterval,
 		Run: func(ctx context.Context) error {
@@ -130,7 +131,7 @@ func expireUploads(ctx context.Context, svc *registry.Service) (int, error) {
 func (s *Server) newHTTPServer(ctx context.Context) (*http.Server, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(newStoreCollector(s.meta, 10*time.Second), gcMetrics)
+	reg.MustRegister(newStoreCollector(s.meta, 10*time.Second), gcMetrics, retentionMetrics)
 	reg.MustRegister(registry.QuotaMetrics())
 	metrics := api.NewMetrics(reg)
 
@@ -255,6 +256,7 @@ func (s *Server) shutdown(errc <-chan error) error {
 	if err := s.queue.Stop(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	s.stopRetention()
 	return errors.Join(errs...)
 }
 

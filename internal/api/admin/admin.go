@@ -30,6 +30,7 @@ import (
 	"github.com/berth-registry/berth/internal/audit"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/retention/run"
 )
 
 // Prefix is where the handler expects to be mounted.
@@ -71,6 +72,10 @@ type Options struct {
 	// nil answers it with 503. Listings read the records from Roles when
 	// it is a meta.Store (meta.PromotionOf).
 	Promoter Promoter
+	// Retention serves the retention routes; nil builds one on Roles when
+	// it is a meta.Store with a meta.RetentionStore (defaults, never
+	// closed: for tests), else the retention routes answer 503.
+	Retention *run.Service
 	// TrustProxy takes the client address for audit events from
 	// X-Forwarded-For (set it only behind a proxy that sets the header).
 	TrustProxy bool
@@ -86,6 +91,9 @@ type Handler struct {
 
 // New returns the admin API handler, to be mounted at Prefix.
 func New(opts Options) *Handler {
+	if s, ok := opts.Roles.(meta.Store); ok && opts.Retention == nil {
+		opts.Retention, _ = run.New(run.Config{Store: s})
+	}
 	h := &Handler{opts: opts, mux: http.NewServeMux()}
 	for _, rt := range h.routes() {
 		h.mux.Handle(rt.method+" "+rt.path, h.wrap(rt))
@@ -175,6 +183,16 @@ func (h *Handler) routes() []route {
 		{method: "GET", path: "/api/v1/projects/{name}/quota", name: "quota.get", fn: h.getQuota},
 		{method: "PUT", path: "/api/v1/projects/{name}/quota", name: "quota.put", fn: h.putQuota},
 		{method: "DELETE", path: "/api/v1/projects/{name}/quota", name: "quota.delete", fn: h.deleteQuota},
+
+		{method: "GET", path: "/api/v1/projects/{name}/retention", name: "retention.get", fn: h.getRetention},
+		{method: "PUT", path: "/api/v1/projects/{name}/retention", name: "retention.put", fn: h.putRetention},
+		{method: "DELETE", path: "/api/v1/projects/{name}/retention", name: "retention.delete", fn: h.deleteRetention},
+		{method: "POST", path: "/api/v1/projects/{name}/retention/runs", name: "retention.run", fn: h.startRetentionRun},
+		{method: "GET", path: "/api/v1/projects/{name}/retention/runs", name: "retention.runs", fn: h.listRetentionRuns},
+		{method: "GET", path: "/api/v1/projects/{name}/retention/runs/{id}", name: "retention.run-get", fn: h.getRetentionRun},
+		{method: "GET", path: "/api/v1/projects/{name}/retention/runs/{id}/report", name: "retention.report", fn: h.getRetentionReport},
+		{method: "GET", path: "/api/v1/projects/{name}/retention/trash", name: "retention.trash", fn: h.listRetentionTrash},
+		{method: "POST", path: "/api/v1/projects/{name}/retention/trash/restore", name: "retention.restore", fn: h.restoreRetentionTrash},
 
 		{method: "GET", path: "/api/v1/audit", name: "audit.list", fn: h.listAudit},
 		{method: "GET", path: "/api/v1/audit/export", name: "audit.export", fn: h.exportAudit},

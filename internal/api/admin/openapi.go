@@ -105,6 +105,16 @@ func operations() []operation {
 		{method: "PUT", path: "/api/v1/projects/{name}/quota", id: "setProjectQuota", tag: "quota", summary: "Set a project's storage quota (system administrators); 0 means no limit.", body: wire.QuotaSettings{}, status: 200, resp: wire.Quota{}, errors: writeErrors},
 		{method: "DELETE", path: "/api/v1/projects/{name}/quota", id: "deleteProjectQuota", tag: "quota", summary: "Remove a project's storage quota (system administrators).", status: 204, errors: readErrors},
 
+		{method: "GET", path: "/api/v1/projects/{name}/retention", id: "getRetentionPolicy", tag: "retention", summary: "Show a project's retention policy (pull).", status: 200, resp: wire.RetentionPolicy{}, errors: readErrors},
+		{method: "PUT", path: "/api/v1/projects/{name}/retention", id: "setRetentionPolicy", tag: "retention", summary: "Set a project's retention policy, schedule and switch (manage-policies).", body: wire.RetentionPolicy{}, status: 200, resp: wire.RetentionPolicy{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/projects/{name}/retention", id: "deleteRetentionPolicy", tag: "retention", summary: "Remove a project's retention policy (manage-policies).", status: 204, errors: readErrors},
+		{method: "POST", path: "/api/v1/projects/{name}/retention/runs", id: "startRetentionRun", tag: "retention", summary: "Start a run of the project's policy, or a dry run that reports what would go and why (manage-policies).", body: wire.NewRetentionRun{}, status: 202, resp: wire.RetentionRun{}, errors: writeErrors},
+		{method: "GET", path: "/api/v1/projects/{name}/retention/runs", id: "listRetentionRuns", tag: "retention", summary: "List a project's retention runs, newest first (pull).", status: 200, resp: wire.RetentionRunList{}, errors: readErrors},
+		{method: "GET", path: "/api/v1/projects/{name}/retention/runs/{id}", id: "getRetentionRun", tag: "retention", summary: "Show a retention run's status and progress (pull).", status: 200, resp: wire.RetentionRun{}, errors: readErrors},
+		{method: "GET", path: "/api/v1/projects/{name}/retention/runs/{id}/report", id: "getRetentionReport", tag: "retention", summary: "A page of a run's report: each tag and untagged manifest it deleted (or would), with the reason; after= and limit= page it (pull).", status: 200, resp: wire.RetentionReport{}, errors: readErrors},
+		{method: "GET", path: "/api/v1/projects/{name}/retention/trash", id: "listRetentionTrash", tag: "retention", summary: "List what retention deleted and is still restorable, newest first; before= and limit= page it (pull).", status: 200, resp: wire.TrashList{}, errors: readErrors},
+		{method: "POST", path: "/api/v1/projects/{name}/retention/trash/restore", id: "restoreRetentionTrash", tag: "retention", summary: "Put a deleted tag back at its digest, or take an untagged manifest out of the trash (manage-policies).", body: wire.RestoreRequest{}, status: 200, resp: wire.TrashEntry{}, errors: writeErrors},
+
 		{method: "GET", path: "/api/v1/audit", id: "listAudit", tag: "audit", summary: "Page through the audit log, newest first; the next page is the next cursor (also in a Link header).", query: auditParams, status: 200, resp: wire.AuditList{}, errors: []int{400, 401, 403, 429, 503}},
 		{method: "GET", path: "/api/v1/audit/export", id: "exportAudit", tag: "audit", summary: "Export the audit log as JSON lines, newest first.", query: auditParams, status: 200, resp: wire.AuditEvent{}, jsonl: true, errors: []int{400, 401, 403, 429, 503}},
 	}
@@ -266,6 +276,9 @@ func addFields(t reflect.Type, props map[string]any, required *[]any, schemas ma
 			ft = ft.Elem()
 		}
 		switch {
+		case ft == reflect.TypeFor[json.RawMessage]():
+			// A JSON document kept as sent (a retention policy).
+			props[name] = map[string]any{"type": "object"}
 		case ft.Kind() == reflect.Struct:
 			props[name] = schemaRef(ft, schemas)
 		case ft.Kind() == reflect.String && (name == "at" || strings.HasSuffix(name, "_at")):

@@ -61,3 +61,20 @@ func (m *Metrics) observe(status string, dry bool, tags, manifests int64, d time
 	}
 	m.duration.Observe(d.Seconds())
 }
+
+// Describe sends the series' descriptions (prometheus.Collector), so one
+// Metrics can be registered with several registries.
+func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
+	m.runs.Describe(ch)
+	m.tags.Describe(ch)
+	m.manifests.Describe(ch)
+	m.duration.Describe(ch)
+}
+
+// Collect sends the current values of the series (prometheus.Collector).
+func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
+	m.runs.Collect(ch)
+	m.tags.Collect(ch)
+	m.manifests.Collect(ch)
+	m.duration.Collect(ch)
+}
