@@ -1,0 +1,251 @@
+package e2e
+
+import (
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/berth-registry/berth/internal/berthtest"
+	"github.com/google/go-cmp/cmp"
+	"github.com/opencontainers/go-digest"
+)
+
+// rtProject and rtRepo are where the retention fixture lives.
+const (
+	rtProject = "rt"
+	rtRepo    = "rt/app"
+)
+
+// rtPolicy expires build-0..2 and release-1 (immutable, so it stays) and
+// every untagged manifest nothing refers to.
+const rtPolicy = `{"rules": [
+  {"rulePriority": 1, "description": "old builds and releases",
+   "selection": {"tagStatus": "tagged", "tagRegexList": ["build-[0-2]", "release-.*"], "countType": "always"}},
+  {"rulePriority": 2, "description": "loose untagged images",
+   "selection": {"tagStatus": "untagged", "countType": "always"}}
+]}`
+
+// rtKept are the tags the policy keeps.
+var rtKept = []string{"build-3", "build-4", "build-5", "release-1", "stable"}
+
+// rtKeptImages are the fixture manifests a kept tag, a kept index or a
+// kept subject refers to; rtGoneImages the ones the policy deletes.
+var (
+	rtKeptImages = []string{"build-3", "build-4", "build-5", "release-1", "stable", "arm64-b", "amd64-c", "sig-stable"}
+	rtGoneImages = []string{"build-0", "amd64-a", "build-1", "sig-build-1", "build-2", "untagged"}
+)
+
+// expectedDeletions is what a run of rtPolicy deletes from the fixture:
+// the tags build-0..2, then the manifests nothing kept refers to any more.
+func (r *retentionRepo) expectedDeletions() []string {
+	var want []string
+	for _, tag := range []string{"build-0", "build-1", "build-2"} {
+		want = append(want, rtDecision{Repository: r.repo, Tag: tag, Digest: r.tags[tag].String()}.key())
+	}
+	for _, name := range rtGoneImages {
+		want = append(want, rtDecision{Repository: r.repo, Digest: r.digestOf(name)}.key())
+	}
+	slices.Sort(want)
+	return want
+}
+
+// setupRetention starts a server with env, pushes the fixture, makes
+// release-* immutable and sets rtPolicy.
+func setupRetention(t *testing.T, opts berthtest.ProcessOptions) (*berthtest.Process, *rtAdmin, *retentionRepo) {
+	t.Helper()
+	p := start(t, opts)
+	fx := pushRetentionRepo(t, p.Registry(), rtRepo)
+	admin := newRTAdmin(p)
+	admin.addImmutable(t, rtProject, "release-*")
+	admin.setPolicy(t, rtProject, rtPolicy)
+	return p, admin, fx
+}
+
+// TestRetentionDryRunEqualsRun: a dry run lists exactly what the real run
+// that follows deletes, and both equal the expected set; afterwards the
+// deleted tags are gone, the kept ones (the immutable one among them) pull
+// byte-identical, shared children of a kept index stay, and a kept
+// subject's signature is still listed by the referrers API.
+func TestRetentionDryRunEqualsRun(t *testing.T) {
+	t.Parallel()
+	p, admin, fx := setupRetention(t, berthtest.ProcessOptions{})
+	reg := p.Registry()
+
+	dry := admin.startRun(t, rtProject, true)
+	if !dry.DryRun {
+		t.Errorf("the dry run is reported as a real run: %+v", dry)
+	}
+	admin.waitRun(t, rtProject, dry.ID)
+	wouldDelete := reportKeys(t, admin.report(t, rtProject, dry.ID), "would delete")
+	// The dry run changed nothing.
+	tags, err := reg.Tags(t.Context(), rtRepo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sortedKeys(fx.tags), sorted(tags)); diff != "" {
+		t.Fatalf("tags after the dry run (-pushed +listed):\n%s", diff)
+	}
+
+	real := admin.startRun(t, rtProject, false)
+	done := admin.waitRun(t, rtProject, real.ID)
+	deleted := reportKeys(t, admin.report(t, rtProject, real.ID), "deleted")
+	if diff := cmp.Diff(wouldDelete, deleted); diff != "" {
+		t.Errorf("dry run and real run differ (-would delete +deleted):\n%s", diff)
+	}
+	if diff := cmp.Diff(fx.expectedDeletions(), deleted); diff != "" {
+		t.Errorf("real run deleted (-want +got):\n%s", diff)
+	}
+	if g := done.Progress; g.TagsDeleted != 3 || g.ManifestsDeleted != int64(len(rtGoneImages)) || g.TagsSkipped != 0 {
+		t.Errorf("progress %+v, want 3 tags and %d manifests deleted, none skipped", g, len(rtGoneImages))
+	}
+
+	tags, err = reg.Tags(t.Context(), rtRepo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rtKept, sorted(tags)); diff != "" {
+		t.Errorf("tags after the run (-want +got):\n%s", diff)
+	}
+	for _, tag := range rtKept {
+		body, _, dgst, err := reg.GetManifest(t.Context(), rtRepo, tag)
+		if err != nil {
+			t.Errorf("pull kept tag %s: %v", tag, err)
+			continue
+		}
+		if dgst != fx.tags[tag] {
+			t.Errorf("kept tag %s resolves to %s, want %s", tag, dgst, fx.tags[tag])
+		}
+		checkBytes(t, "manifest of "+tag, body, fx.images[tag].Manifest.Data)
+	}
+	for _, name := range rtKeptImages {
+		fx.checkManifestPulls(t, reg, name)
+	}
+	idx, err := reg.Referrers(t.Context(), rtRepo, fx.images["stable"].Manifest.Desc.Digest, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Manifests) != 1 || idx.Manifests[0].Digest.String() != fx.digestOf("sig-stable") {
+		t.Errorf("referrers of stable = %+v, want its signature %s", idx.Manifests, fx.digestOf("sig-stable"))
+	}
+}
+
+// sorted returns a sorted copy of s.
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestRetentionRestoreAndPurge: within the restore window a deleted tag
+// comes back at its digest; once the window has passed, the purge (the
+// retention job, which also runs when the server starts) deletes the
+// trashed manifests but not the restored one, and garbage collection then
+// frees exactly their blobs while every kept image still pulls.
+func TestRetentionRestoreAndPurge(t *testing.T) {
+	t.Parallel()
+	const window = 3 * time.Second
+	dataDir := t.TempDir()
+	opts := berthtest.ProcessOptions{DataDir: dataDir, Env: []string{
+		"BERTH_RETENTION_RESTORE_WINDOW=" + window.String(),
+		"BERTH_GC_ENABLED=false",
+		"BERTH_GC_GRACE=1s",
+		"BERTH_UPLOADS_BLOB_LEASE=1s",
+	}}
+	p, admin, fx := setupRetention(t, opts)
+	ran := time.Now()
+	admin.waitRun(t, rtProject, admin.startRun(t, rtProject, false).ID)
+
+	var trashed []string
+	for _, e := range admin.trash(t, rtProject) {
+		trashed = append(trashed, rtDecision{Repository: e.Repository, Tag: e.Tag, Digest: e.Digest}.key())
+	}
+	slices.Sort(trashed)
+	if diff := cmp.Diff(fx.expectedDeletions(), trashed); diff != "" {
+		t.Errorf("trash after the run (-want +got):\n%s", diff)
+	}
+
+	// Restore build-2 within the window.
+	admin.must(t, "POST", retentionAPI(rtProject)+"/trash/restore",
+		map[string]string{"repository": rtRepo, "tag": "build-2"}, nil, http.StatusOK)
+	if got, err := p.Registry().HeadManifest(t.Context(), rtRepo, "build-2"); err != nil || got != fx.tags["build-2"] {
+		t.Fatalf("restored build-2 resolves to %s, %v; want %s", got, err, fx.tags["build-2"])
+	}
+
+	// After the window, restart: the retention job runs at start and
+	// purges the trash.
+	time.Sleep(time.Until(ran.Add(window + 500*time.Millisecond)))
+	if code := p.Stop(); code != 0 {
+		t.Fatalf("berth serve exited %d after SIGTERM", code)
+	}
+	p = berthtest.StartProcess(t, berthBinary(t), opts)
+	reg := p.Registry()
+	purged := []string{"build-0", "amd64-a", "build-1", "sig-build-1", "untagged"}
+	waitManifestGone(t, reg, fx, purged)
+	if left := newRTAdmin(p).trash(t, rtProject); len(left) != 0 {
+		t.Errorf("trash after the purge holds %+v", left)
+	}
+	kept := append(slices.Clone(rtKeptImages), "build-2")
+	for _, name := range kept {
+		fx.checkManifestPulls(t, reg, name)
+	}
+
+	// Garbage collection beside the server frees the purged images'
+	// blobs, and only those.
+	if out, err := exec.Command(berthBinary(t), "gc", "--data-dir", dataDir, "-o", "json").CombinedOutput(); err != nil {
+		t.Fatalf("berth gc: %v\n%s", err, out)
+	}
+	stored := storedDigests(t, filepath.Join(dataDir, "storage"))
+	keep := map[digest.Digest]bool{}
+	for _, name := range kept {
+		for _, c := range fx.images[name].blobs() {
+			if c.Data != nil {
+				keep[c.Desc.Digest] = true
+				if !stored[c.Desc.Digest] {
+					t.Errorf("blob %s of kept %s was collected", c.Desc.Digest, name)
+				}
+			}
+		}
+	}
+	for _, name := range purged {
+		for _, c := range fx.images[name].blobs() {
+			if c.Data != nil && !keep[c.Desc.Digest] && stored[c.Desc.Digest] {
+				t.Errorf("blob %s of purged %s is still stored after GC", c.Desc.Digest, name)
+			}
+		}
+	}
+	for _, name := range kept {
+		fx.checkManifestPulls(t, reg, name)
+	}
+}
+
+// waitManifestGone waits (at most 20 s) until the fixture manifests names
+// are not found by digest.
+func waitManifestGone(t *testing.T, reg *berthtest.Registry, fx *retentionRepo, names []string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, name := range names {
+		for {
+			_, err := reg.HeadManifest(t.Context(), fx.repo, fx.digestOf(name))
+			if berthtest.IsStatus(err, http.StatusNotFound) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("manifest %s (%s) not purged within 20s after the window: %v", name, fx.digestOf(name), err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
