@@ -1,6 +1,7 @@
 package metatest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -173,9 +174,20 @@ func testRetentionReport(t *testing.T, s meta.Store) {
 	if err := rs.AddRetentionReport(ctx, run.ID, tail); err != nil {
 		t.Fatalf("AddRetentionReport (more): %v", err)
 	}
+	// A long append, as a large run writes.
+	var long []meta.RetentionDecision
+	for i := range 150 {
+		d := meta.RetentionDecision{Seq: int64(len(want) + 1), Repository: "platform/big",
+			Tag: fmt.Sprintf("t%03d", i), Digest: testDigest(fmt.Sprint(i)), Reason: "old", Outcome: "deleted"}
+		want = append(want, d)
+		long = append(long, d)
+	}
+	if err := rs.AddRetentionReport(ctx, run.ID, long); err != nil {
+		t.Fatalf("AddRetentionReport (150 lines): %v", err)
+	}
 	var got []meta.RetentionDecision
 	for after := int64(0); ; {
-		page, err := rs.ListRetentionReport(ctx, run.ID, after, 2)
+		page, err := rs.ListRetentionReport(ctx, run.ID, after, 40)
 		if err != nil {
 			t.Fatalf("ListRetentionReport: %v", err)
 		}

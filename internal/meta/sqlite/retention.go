@@ -6,11 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
 )
+
+// reportChunk is how many report lines one INSERT writes.
+const reportChunk = 64
 
 // Retention policies, runs, reports and trash (migration 00007).
 const (
@@ -51,6 +55,9 @@ var (
 	maxReportSeqSQL = stmt(`SELECT COALESCE(MAX(seq), 0) FROM retention_report WHERE run_id = ?`)
 	insertReportSQL = stmt(`INSERT INTO retention_report
 		(run_id, seq, repository, tag, digest, rule, reason, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	insertReportChunkSQL = stmt(`INSERT INTO retention_report
+		(run_id, seq, repository, tag, digest, rule, reason, outcome) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?), ", reportChunk), ", "))
 	listReportSQL = stmt(`SELECT seq, repository, tag, digest, rule, reason, outcome FROM retention_report
 		WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`)
 
@@ -304,10 +311,21 @@ func (q *querier) AddRetentionReport(ctx context.Context, runID int64, lines []m
 		if err := w.queryRow(ctx, maxReportSeqSQL, runID).Scan(&seq); err != nil {
 			return classify(err)
 		}
-		for _, l := range lines {
-			seq++
-			_, err := w.exec(ctx, insertReportSQL, runID, seq, l.Repository, l.Tag, string(l.Digest),
-				l.Rule, l.Reason, l.Outcome)
+		// Whole chunks in one statement each (a report may have 100k
+		// lines), the rest a line at a time.
+		args := make([]any, 0, 8*reportChunk)
+		for len(lines) > 0 {
+			query, n := insertReportChunkSQL, reportChunk
+			if len(lines) < reportChunk {
+				query, n = insertReportSQL, 1
+			}
+			args = args[:0]
+			for _, l := range lines[:n] {
+				seq++
+				args = append(args, runID, seq, l.Repository, l.Tag, string(l.Digest), l.Rule, l.Reason, l.Outcome)
+			}
+			lines = lines[n:]
+			_, err := w.exec(ctx, query, args...)
 			if isFKViolation(err) {
 				return errdefs.NotFound("retention run %d not found", runID)
 			}
