@@ -65,9 +65,16 @@ func (s *Service) Execute(ctx context.Context, id int64) error {
 	}
 	w := &worker{s: s, run: r}
 	start := time.Now()
-	stop := w.heartbeat(ctx)
-	runErr := w.work(ctx)
+	workCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := w.heartbeat(workCtx, cancel)
+	runErr := w.work(workCtx)
 	stop()
+	if cause := context.Cause(workCtx); runErr != nil && errdefs.IsConflict(cause) {
+		// Another process marked the run interrupted: it is not ours to
+		// finish any more.
+		return cause
+	}
 	status := meta.RunSucceeded
 	switch {
 	case runErr != nil && ctx.Err() != nil:
@@ -93,8 +100,9 @@ type worker struct {
 }
 
 // heartbeat writes the progress every Heartbeat until the returned stop
-// is called.
-func (w *worker) heartbeat(ctx context.Context) (stop func()) {
+// is called. If the run is no longer running in the store (another
+// process marked it interrupted), it cancels the work with that error.
+func (w *worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -109,7 +117,12 @@ func (w *worker) heartbeat(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := w.write(ctx, meta.RunRunning, time.Time{}, ""); err != nil {
+				err := w.write(ctx, meta.RunRunning, time.Time{}, "")
+				if errdefs.IsConflict(err) {
+					cancel(err)
+					return
+				}
+				if err != nil {
 					w.s.log.Warn("retention run: cannot write progress", "run", w.run.ID, "err", err)
 				}
 			}
