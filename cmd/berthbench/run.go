@@ -52,7 +52,7 @@ func parseRunFlags(args []string, stderr io.Writer) (*runFlags, error) {
 	fs.BoolVar(&f.verbose, "v", false, "log every phase to stderr")
 	fs.StringVar(&f.gcCommand, "gc-command", "", "gc-sweep: the command that collects the server's stores, split at spaces (e.g. 'bin/berth gc --data-dir DIR')")
 	fs.IntVar(&f.gcBlobs, "gc-blobs", 0, "gc-sweep: unreferenced blobs to seed (default 100000, 2000 with --quick)")
-	fs.DurationVar(&f.gcLease, "gc-lease", 0, "gc-sweep: the server's uploads.blob_lease, waited out after seeding")
+	fs.DurationVar(&f.gcLease, "gc-lease", 0, "gc-sweep: the longer of the server's uploads.blob_lease and gc.grace, waited out after seeding")
 	fs.IntVar(&f.gcPushRate, "gc-push-rate", -1, "gc-sweep: images a second pushed during the sweep (default 20; 0: as fast as 2 workers go)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

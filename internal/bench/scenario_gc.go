@@ -32,7 +32,7 @@ func gcBlob(c Config, i int) Blob {
 
 // runGCSweep seeds Config.GCBlobs small unreferenced blobs through the
 // API, waits until the uploads' leases end (Config.GCLease, which must be
-// the server's uploads.blob_lease), then runs Config.GCCommand (the real
+// at least the server's uploads.blob_lease and gc.grace), then runs Config.GCCommand (the real
 // `berth gc` against the server's stores, beside the running server)
 // while a pusher keeps pushing images at Config.GCPushRate. Its phases:
 // "sweep" (blobs/min of the gc run, its wall time including start-up) and
@@ -79,9 +79,14 @@ func runGCSweep(ctx context.Context, e *Env, sc Scenario) ([]Result, error) {
 		wall := time.Since(start)
 		close(sweepDone)
 		t := Tally{Wall: wall, Failures: NewErrorLog(), Ops: rep.Deleted + rep.Resumed, Bytes: rep.Bytes}
-		if runErr != nil {
+		switch {
+		case runErr != nil:
 			t.Errors = 1
 			t.Failures.Add(runErr)
+		case t.Ops == 0:
+			// Nothing collected: the seeded blobs were still leased.
+			t.Errors = 1
+			t.Failures.Add(errors.New("the gc run collected nothing: --gc-lease must be at least the server's uploads.blob_lease and gc.grace"))
 		}
 		return t
 	})
