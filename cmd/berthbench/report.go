@@ -76,7 +76,9 @@ func cmdReport(args []string, stdout, stderr io.Writer) int {
 	if *out == "" {
 		_, err = stdout.Write(buf.Bytes())
 	} else {
-		err = os.WriteFile(*out, buf.Bytes(), 0o644)
+		// Hand-written sections (opt-in scenarios) survive a regeneration.
+		prev, _ := os.ReadFile(*out) // a missing file keeps nothing
+		err = os.WriteFile(*out, bench.KeepSections(prev, buf.Bytes(), bench.KeptSections), 0o644)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "berthbench report:", err)
