@@ -3,17 +3,20 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/berth-registry/berth/internal/berthtest"
+	"github.com/berth-registry/berth/internal/blob"
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -75,6 +78,7 @@ type rtTrashEntry struct {
 	Repository string `json:"repository"`
 	Tag        string `json:"tag"`
 	Digest     string `json:"digest"`
+	RunID      int64  `json:"run_id"`
 }
 
 // rtAdmin calls the admin API of one server as the admin.
@@ -214,15 +218,29 @@ func (a *rtAdmin) report(t *testing.T, project string, id int64) []rtDecision {
 	}
 }
 
-// trash returns the trash of project (the first page is enough for the
-// fixture).
+// trash returns the whole trash of project, a page at a time.
 func (a *rtAdmin) trash(t *testing.T, project string) []rtTrashEntry {
 	t.Helper()
-	var page struct {
-		Entries []rtTrashEntry `json:"entries"`
+	var all []rtTrashEntry
+	for before := int64(0); ; {
+		var page struct {
+			Entries []rtTrashEntry `json:"entries"`
+			Next    int64          `json:"next"`
+		}
+		path := retentionAPI(project) + "/trash"
+		if before > 0 {
+			path += "?before=" + strconv.FormatInt(before, 10)
+		}
+		a.must(t, "GET", path, nil, &page, http.StatusOK)
+		all = append(all, page.Entries...)
+		if page.Next == 0 {
+			return all
+		}
+		if before > 0 && page.Next >= before {
+			t.Fatalf("trash of %s: next page before %d after one before %d", project, page.Next, before)
+		}
+		before = page.Next
 	}
-	a.must(t, "GET", retentionAPI(project)+"/trash", nil, &page, http.StatusOK)
-	return page.Entries
 }
 
 // reportKeys returns the sorted keys of the lines with outcome; it fails
@@ -358,5 +376,129 @@ func (r *retentionRepo) checkManifestPulls(t *testing.T, reg *berthtest.Registry
 			continue
 		}
 		checkBytes(t, r.repo+" blob of "+name, got, c.Data)
+	}
+}
+
+// rtCrashBlobs are the config and layer every crash-test manifest shares.
+func rtCrashBlobs() []content {
+	return []content{
+		newContent(v1.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)),
+		newContent(v1.MediaTypeImageLayerGzip, randomBytes(2048, 5)),
+	}
+}
+
+// rtCrashManifest is the manifest of repo:tag in the crash test: the
+// shared config and layer, made distinct by an annotation.
+func rtCrashManifest(repo, tag string, shared []content) content {
+	m := v1.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageManifest,
+		Config: shared[0].Desc, Layers: []v1.Descriptor{shared[1].Desc},
+		Annotations: map[string]string{"test.tag": repo + ":" + tag}}
+	return newContent(v1.MediaTypeImageManifest, mustMarshal(m))
+}
+
+// seedCrashTags pushes the shared blobs to each crash-test repository,
+// then rtCrashTags manifests to each, 8 at once, and returns the shared
+// blobs.
+func seedCrashTags(t *testing.T, reg *berthtest.Registry) []content {
+	t.Helper()
+	shared := rtCrashBlobs()
+	for r := range rtCrashRepos {
+		for _, c := range shared {
+			if _, err := reg.PushBlob(t.Context(), fmt.Sprintf("%s/app-%d", rtCrashProject, r), c.Data); err != nil {
+				t.Fatalf("push blob: %v", err)
+			}
+		}
+	}
+	errs := blob.ParallelEach(t.Context(), rtCrashRepos*rtCrashTags, 8, func(ctx context.Context, n int) error {
+		repo, tag := fmt.Sprintf("%s/app-%d", rtCrashProject, n%rtCrashRepos), fmt.Sprintf("t-%04d", n/rtCrashRepos)
+		m := rtCrashManifest(repo, tag, shared)
+		_, err := reg.PutManifest(ctx, repo, tag, m.Desc.MediaType, m.Data)
+		return err
+	})
+	for n, err := range errs {
+		if err != nil {
+			t.Fatalf("push manifest %d: %v", n, err)
+		}
+	}
+	return shared
+}
+
+// countTrash reads how many trash rows run id has written so far
+// (read-only; the server may be running).
+func countTrash(t *testing.T, dataDir string, id int64) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "berth.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM retention_trash WHERE run_id = ?", id).Scan(&n); err != nil {
+		t.Fatalf("count trash rows: %v", err)
+	}
+	return n
+}
+
+// killMidRun polls run id of the crash project (its progress through the
+// API, and the trash rows it has committed) until it has deleted some
+// tags and not all, then kills p with SIGKILL. It returns how many trash
+// rows the run had committed; the test fails if the run ended first.
+func killMidRun(t *testing.T, p *berthtest.Process, admin *rtAdmin, dataDir string, id int64) int {
+	t.Helper()
+	all := rtCrashRepos * rtCrashTags * 9 / 10 * 2 // a tag and its manifest each
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		r, err := admin.getRun(t.Context(), rtCrashProject, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.finished() {
+			t.Fatalf("the run ended (%s, %+v) before the kill: the test did not crash it midway", r.Status, r.Progress)
+		}
+		if r.Progress.TagsDeleted > 0 || countTrash(t, dataDir, id) > 0 {
+			p.Kill()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run deleted nothing within 20s (%+v)", r.Progress)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	n := countTrash(t, dataDir, id)
+	if n == 0 || n >= all {
+		t.Fatalf("after the kill the run has %d of %d trash rows: not midway", n, all)
+	}
+	return n
+}
+
+// checkKilledRun checks what the restarted server says of the run killed
+// midway: not succeeded, and no longer worked (its progress stays put).
+func checkKilledRun(t *testing.T, admin *rtAdmin, id int64) *rtRun {
+	t.Helper()
+	r, err := admin.getRun(t.Context(), rtCrashProject, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch r.Status {
+	case "interrupted", "failed":
+		return r
+	case "running":
+		// A dead process's run is marked interrupted only once its
+		// heartbeat is older than the executor's StaleAfter (two
+		// minutes, not configurable); until then it must at least not
+		// move.
+		time.Sleep(1500 * time.Millisecond)
+		again, err := admin.getRun(t.Context(), rtCrashProject, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Status != "running" || again.Progress != r.Progress {
+			t.Errorf("the killed run changed after the restart: %+v, then %+v", r, again)
+		}
+		t.Logf("the killed run is still reported running after the restart (progress %+v)", r.Progress)
+		return again
+	default:
+		t.Fatalf("the killed run is reported %s after the restart (%+v)", r.Status, r)
+		return nil
 	}
 }

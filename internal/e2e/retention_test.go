@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -248,4 +249,141 @@ func waitManifestGone(t *testing.T, reg *berthtest.Registry, fx *retentionRepo, 
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+}
+
+// The crash test pushes rtCrashRepos × rtCrashTags tags and a policy that
+// deletes nine in ten; the server is killed while the run works.
+const (
+	rtCrashProject = "crashrt"
+	rtCrashRepos   = 3
+	rtCrashTags    = 800
+)
+
+// rtCrashPolicy expires every tag whose number does not end in 0.
+const rtCrashPolicy = `{"rules": [
+  {"rulePriority": 1, "selection": {"tagStatus": "tagged", "tagRegexList": ["t-[0-9]*[1-9]"], "countType": "always"}}
+]}`
+
+// rtCrashKept reports whether the policy keeps tag number i.
+func rtCrashKept(i int) bool { return i%10 == 0 }
+
+// TestRetentionCrashMidRun: a SIGKILL in the middle of a real run, then a
+// restart on the same data. The killed run is not reported succeeded and
+// nobody works it any more; a new run completes; then exactly the tags the
+// policy keeps are left, each resolves to its manifest with its blobs, and
+// between them the two runs deleted exactly the others.
+func TestRetentionCrashMidRun(t *testing.T) {
+	t.Parallel()
+	bin := berthBinary(t)
+	dataDir := t.TempDir()
+	opts := berthtest.ProcessOptions{DataDir: dataDir, Env: []string{"BERTH_GC_ENABLED=false"}}
+	p := berthtest.StartProcess(t, bin, opts)
+	seed := time.Now()
+	shared := seedCrashTags(t, p.Registry())
+	t.Logf("pushed %d tags in %s", rtCrashRepos*rtCrashTags, time.Since(seed))
+	admin := newRTAdmin(p)
+	admin.setPolicy(t, rtCrashProject, rtCrashPolicy)
+
+	first := admin.startRun(t, rtCrashProject, false)
+	began := time.Now()
+	killed := killMidRun(t, p, admin, dataDir, first.ID)
+	t.Logf("killed %s after the start, with %d trash rows (of %d) committed", time.Since(began), killed, rtCrashRepos*rtCrashTags*9/10*2)
+
+	p = berthtest.StartProcess(t, bin, opts)
+	admin = newRTAdmin(p)
+	old := checkKilledRun(t, admin, first.ID)
+	second := admin.startRun(t, rtCrashProject, false)
+	admin.waitRun(t, rtCrashProject, second.ID)
+
+	reg := p.Registry()
+	gotDeleted, byRun := crashTrash(t, admin, old.ID, second.ID)
+	var wantDeleted []string
+	for r := range rtCrashRepos {
+		repo := fmt.Sprintf("%s/app-%d", rtCrashProject, r)
+		var wantTags []string
+		for i := range rtCrashTags {
+			if rtCrashKept(i) {
+				wantTags = append(wantTags, fmt.Sprintf("t-%04d", i))
+			} else {
+				wantDeleted = append(wantDeleted, fmt.Sprintf("%s:t-%04d", repo, i))
+			}
+		}
+		tags, err := reg.Tags(t.Context(), repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(wantTags, sorted(tags)); diff != "" {
+			t.Errorf("%s: tags after the crash and the next run (-want +got):\n%s", repo, diff)
+		}
+		for _, tag := range wantTags {
+			want := rtCrashManifest(repo, tag, shared)
+			body, _, _, err := reg.GetManifest(t.Context(), repo, tag)
+			if err != nil {
+				t.Errorf("pull kept %s:%s: %v", repo, tag, err)
+				continue
+			}
+			checkBytes(t, repo+":"+tag, body, want.Data)
+		}
+		for _, c := range shared {
+			got, err := reg.GetBlob(t.Context(), repo, c.Desc.Digest)
+			if err != nil {
+				t.Fatalf("blob %s of %s: %v", c.Desc.Digest, repo, err)
+			}
+			checkBytes(t, repo+" blob", got, c.Data)
+		}
+	}
+	slices.Sort(wantDeleted)
+	slices.Sort(gotDeleted)
+	if diff := cmp.Diff(wantDeleted, gotDeleted); diff != "" {
+		t.Errorf("tags the two runs trashed (-want +got):\n%s", diff)
+	}
+	// The new run's report is what it trashed; the killed run's report
+	// names nothing it did not trash.
+	for _, run := range []int64{old.ID, second.ID} {
+		var reported []string
+		for _, l := range admin.report(t, rtCrashProject, run) {
+			if l.Outcome != "deleted" {
+				t.Errorf("run %d: report line %+v", run, l)
+			}
+			reported = append(reported, l.key())
+		}
+		slices.Sort(reported)
+		trashed := byRun[run]
+		if run == second.ID {
+			if diff := cmp.Diff(trashed, reported); diff != "" {
+				t.Errorf("run %d after the restart: report and trash differ (-trash +report):\n%s", run, diff)
+			}
+			continue
+		}
+		for _, k := range reported {
+			if _, ok := slices.BinarySearch(trashed, k); !ok {
+				t.Errorf("killed run %d reports %s, which it did not trash", run, k)
+			}
+		}
+		if len(reported) < len(trashed) {
+			t.Logf("the killed run trashed %d tags and manifests, its report names %d", len(trashed), len(reported))
+		}
+	}
+}
+
+// crashTrash returns the tags (repo:tag) in the crash project's trash,
+// sorted, and the trash rows of each run as report keys.
+func crashTrash(t *testing.T, admin *rtAdmin, runs ...int64) ([]string, map[int64][]string) {
+	t.Helper()
+	var tags []string
+	byRun := map[int64][]string{}
+	for _, e := range admin.trash(t, rtCrashProject) {
+		if !slices.Contains(runs, e.RunID) {
+			t.Errorf("trash row %+v of another run", e)
+		}
+		if e.Tag != "" {
+			tags = append(tags, e.Repository+":"+e.Tag)
+		}
+		byRun[e.RunID] = append(byRun[e.RunID], rtDecision{Repository: e.Repository, Tag: e.Tag, Digest: e.Digest}.key())
+	}
+	slices.Sort(tags)
+	for _, keys := range byRun {
+		slices.Sort(keys)
+	}
+	return tags, byRun
 }
