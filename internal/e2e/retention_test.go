@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,7 +67,8 @@ func setupRetention(t *testing.T, opts berthtest.ProcessOptions) (*berthtest.Pro
 	return p, admin, fx
 }
 
-// TestRetentionDryRunEqualsRun: a dry run lists exactly what the real run
+// TestRetentionDryRunEqualsRun: a dry run (through the API, and through
+// `berth retention run --dry-run --wait`) lists exactly what the real run
 // that follows deletes, and both equal the expected set; afterwards the
 // deleted tags are gone, the kept ones (the immutable one among them) pull
 // byte-identical, shared children of a kept index stay, and a kept
@@ -88,6 +91,19 @@ func TestRetentionDryRunEqualsRun(t *testing.T) {
 	}
 	if diff := cmp.Diff(sortedKeys(fx.tags), sorted(tags)); diff != "" {
 		t.Fatalf("tags after the dry run (-pushed +listed):\n%s", diff)
+	}
+
+	// The CLI's dry run says the same.
+	env := newToolEnv(t).with("BERTH_CONFIG_DIR=" + filepath.Join(t.TempDir(), "berth"))
+	berth := berthBinary(t)
+	env.runStdin(t, strings.NewReader(berthtest.AdminPassword+"\n"), berth, "login", p.URL, "-u", berthtest.AdminUser, "--password-stdin")
+	var cliLines []rtDecision
+	out := env.run(t, berth, "retention", "run", rtProject, "--dry-run", "--wait", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &cliLines); err != nil {
+		t.Fatalf("berth retention run --dry-run --wait -o json: %v\n%s", err, out)
+	}
+	if diff := cmp.Diff(wouldDelete, reportKeys(t, cliLines, "would delete")); diff != "" {
+		t.Errorf("dry run through the API and through the CLI differ (-API +CLI):\n%s", diff)
 	}
 
 	real := admin.startRun(t, rtProject, false)
