@@ -330,6 +330,8 @@ func headline(r Result) float64 {
 		return float64(r.Bytes) / (1 << 20) / r.WallSeconds
 	case OpsPerSec:
 		return float64(r.Ops) / r.WallSeconds
+	case BlobsPerMin:
+		return float64(r.Ops) / r.WallSeconds * 60
 	case SecsPerWalk:
 		if r.Latency == nil {
 			return 0

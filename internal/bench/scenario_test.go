@@ -102,6 +102,7 @@ func TestHeadline(t *testing.T) {
 	}{
 		{"MiB/s", Result{Unit: MiBPerSec, Bytes: 512 << 20, WallSeconds: 2}, 256},
 		{"ops/s", Result{Unit: OpsPerSec, Ops: 300, WallSeconds: 1.5}, 200},
+		{"blobs/min", Result{Unit: BlobsPerMin, Ops: 1000, WallSeconds: 30}, 2000},
 		{"walk time is the median walk", Result{Unit: SecsPerWalk, Ops: 3, WallSeconds: 9, Latency: &Latency{P50: 2500}}, 2.5},
 		{"no time, no figure", Result{Unit: OpsPerSec, Ops: 3}, 0},
 	} {
