@@ -331,7 +331,7 @@ func headline(r Result) float64 {
 	case OpsPerSec:
 		return float64(r.Ops) / r.WallSeconds
 	case BlobsPerMin:
-		return float64(r.Ops) / r.WallSeconds * 60
+		return float64(r.Ops) * 60 / r.WallSeconds
 	case SecsPerWalk:
 		if r.Latency == nil {
 			return 0
