@@ -15,3 +15,14 @@ func TestImmutabilityThroughCache(t *testing.T) {
 		return cache.New(openSQLite(t, filepath.Join(t.TempDir(), "m.db")), cache.Options{})
 	})
 }
+
+// The lifecycle abilities (promotion records and pulls, quotas, retention)
+// are found through the cache too: the server always wraps its store in it.
+func TestLifecycleThroughCache(t *testing.T) {
+	open := func(t *testing.T) meta.Store {
+		return cache.New(openSQLite(t, filepath.Join(t.TempDir(), "m.db")), cache.Options{})
+	}
+	t.Run("Promotion", func(t *testing.T) { metatest.RunPromotion(t, open) })
+	t.Run("Quota", func(t *testing.T) { metatest.RunQuota(t, open) })
+	t.Run("Retention", func(t *testing.T) { metatest.RunRetention(t, open) })
+}
