@@ -75,6 +75,9 @@ type RetentionRun struct {
 	FinishedAt time.Time
 	// HeartbeatAt is when the executor last showed it was alive.
 	HeartbeatAt time.Time
+	// Owner names the process instance that claimed the run ("" until
+	// claimed).
+	Owner string
 	// Error says why a run failed or was interrupted.
 	Error     string
 	CreatedBy string
@@ -132,6 +135,22 @@ type PurgeResult struct {
 	Deleted []Change
 }
 
+// RetentionBatch is one batch of a run for ApplyRetentionBatch.
+type RetentionBatch struct {
+	RunID int64
+	// RepositoryID is the repository of Trash.
+	RepositoryID int64
+	// Trash are the entries to trash (none for a dry run).
+	Trash []TrashEntry
+	// Account gets the entries of Trash that were skipped and returns the
+	// batch's report lines and the run's progress after the batch. It is
+	// called inside the transaction, maybe more than once (a retried
+	// transaction calls it again), so it must not change anything.
+	Account func(skipped []TrashEntry) ([]RetentionDecision, RetentionProgress)
+	// Now is the run's new HeartbeatAt.
+	Now time.Time
+}
+
 // RetentionStore stores retention policies, runs, their reports and the
 // trash of deleted tags. It is an optional ability of a Store, found with
 // RetentionOf; the SQLite and PostgreSQL backends have it.
@@ -152,7 +171,10 @@ type RetentionStore interface {
 	SetRetentionNextRun(ctx context.Context, projectID int64, next time.Time) error
 
 	// CreateRetentionRun stores r (queued) and sets r.ID and r.CreatedAt
-	// (now when zero); ErrNotFound if the project does not exist.
+	// (now when zero); ErrNotFound if the project does not exist, and
+	// ErrConflict if r is a real run (not DryRun) and the project already
+	// has a queued or running real run (one real run per project at a
+	// time, across every process sharing the store).
 	CreateRetentionRun(ctx context.Context, r *RetentionRun) error
 	// GetRetentionRun returns run id or ErrNotFound.
 	GetRetentionRun(ctx context.Context, id int64) (*RetentionRun, error)
@@ -163,9 +185,13 @@ type RetentionStore interface {
 	// status, oldest first.
 	ListRetentionRunsByStatus(ctx context.Context, status RunStatus) ([]RetentionRun, error)
 	// ClaimRetentionRun moves run id from queued to running, setting
-	// StartedAt and HeartbeatAt to now; it reports false when the run
-	// was not queued (another executor took it).
-	ClaimRetentionRun(ctx context.Context, id int64, now time.Time) (bool, error)
+	// Owner to owner and StartedAt and HeartbeatAt to now; it reports
+	// false when the run was not queued (another executor took it).
+	ClaimRetentionRun(ctx context.Context, id int64, owner string, now time.Time) (bool, error)
+	// HeartbeatRetentionRun sets the HeartbeatAt of running run id to
+	// now, touching nothing else; ErrConflict if the run is not running
+	// (it was marked interrupted meanwhile).
+	HeartbeatRetentionRun(ctx context.Context, id int64, now time.Time) error
 	// UpdateRetentionRun writes r's Progress, HeartbeatAt, Status,
 	// FinishedAt and Error, but only while the stored run is running;
 	// ErrConflict otherwise (it was marked interrupted meanwhile).
@@ -177,6 +203,14 @@ type RetentionStore interface {
 	// AddRetentionReport appends lines to the report of runID, numbering
 	// them after the lines already stored.
 	AddRetentionReport(ctx context.Context, runID int64, lines []RetentionDecision) error
+	// ApplyRetentionBatch commits one batch of a run in one transaction:
+	// it trashes b.Trash as TrashTags does, then appends the lines that
+	// b.Account returns to the run's report and stores the progress it
+	// returns and HeartbeatAt b.Now. So a crash leaves either all of a
+	// batch (trash rows, report lines, counters) or none of it. If the
+	// run is not running, nothing is written and the error is
+	// ErrConflict. It returns the skipped entries.
+	ApplyRetentionBatch(ctx context.Context, b RetentionBatch) (skipped []TrashEntry, err error)
 	// ListRetentionReport returns up to limit lines of runID's report
 	// with Seq after `after`, in Seq order.
 	ListRetentionReport(ctx context.Context, runID, after int64, limit int) ([]RetentionDecision, error)

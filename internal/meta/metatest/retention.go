@@ -27,6 +27,11 @@ func RunRetention(t *testing.T, newStore func(t *testing.T) meta.Store) {
 		{"Restore", testTrashRestore},
 		{"PurgeOrder", testPurgeOrder},
 		{"PurgeKeepsRepushedAndHeld", testPurgeKeeps},
+		{"OneRealRunPerProject", testOneRealRun},
+		{"Heartbeat", testRetentionHeartbeat},
+		{"BatchCommitsTrashReportProgress", testApplyBatch},
+		{"BatchDryRun", testApplyBatchDry},
+		{"BatchOfInterruptedRunWritesNothing", testApplyBatchInterrupted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,11 +117,11 @@ func testRetentionRuns(t *testing.T, s meta.Store) {
 	if err != nil || len(queued) != 2 || queued[0].ID != first.ID {
 		t.Fatalf("ListRetentionRunsByStatus(queued) = %+v, %v", queued, err)
 	}
-	ok, err := rs.ClaimRetentionRun(ctx, first.ID, at(time.Minute))
+	ok, err := rs.ClaimRetentionRun(ctx, first.ID, "node-a", at(time.Minute))
 	if err != nil || !ok {
 		t.Fatalf("ClaimRetentionRun = %v, %v; want true", ok, err)
 	}
-	if ok, err = rs.ClaimRetentionRun(ctx, first.ID, at(time.Minute)); err != nil || ok {
+	if ok, err = rs.ClaimRetentionRun(ctx, first.ID, "node-b", at(time.Minute)); err != nil || ok {
 		t.Fatalf("ClaimRetentionRun twice = %v, %v; want false", ok, err)
 	}
 	first.Status, first.HeartbeatAt = meta.RunRunning, at(2*time.Minute)
@@ -129,7 +134,7 @@ func testRetentionRuns(t *testing.T, s meta.Store) {
 		t.Fatalf("GetRetentionRun: %v", err)
 	}
 	want := *first
-	want.StartedAt = at(time.Minute)
+	want.StartedAt, want.Owner = at(time.Minute), "node-a"
 	diff(t, "GetRetentionRun", want, *got)
 	// A fresh heartbeat keeps the run; a stale one gets it interrupted.
 	if ok, err := rs.InterruptRetentionRun(ctx, first.ID, at(time.Minute), "stale"); err != nil || ok {

@@ -16,7 +16,7 @@ import (
 const (
 	retentionPolicyCols = `project_id, policy, schedule, enabled, next_run_at, updated_at, updated_by`
 	retentionRunCols    = `id, project_id, dry_run, trigger, status, progress::text, created_at, started_at,
-		finished_at, heartbeat_at, error, created_by`
+		finished_at, heartbeat_at, error, created_by, owner`
 
 	upsertRetentionPolicySQL = `INSERT INTO retention_policies (` + retentionPolicyCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -39,7 +39,10 @@ const (
 	listRunsByStatusSQL = `SELECT ` + retentionRunCols + ` FROM retention_runs
 		WHERE status = $1 ORDER BY id`
 	claimRetentionRunSQL = `UPDATE retention_runs SET status = 'running', started_at = $1,
-		heartbeat_at = $1 WHERE id = $2 AND status = 'queued'`
+		heartbeat_at = $1, owner = $2 WHERE id = $3 AND status = 'queued'`
+	heartbeatRetentionRunSQL = `UPDATE retention_runs SET heartbeat_at = $1 WHERE id = $2 AND status = 'running'`
+	batchProgressSQL         = `UPDATE retention_runs SET progress = $1::jsonb, heartbeat_at = $2
+		WHERE id = $3 AND status = 'running'`
 	updateRetentionRunSQL = `UPDATE retention_runs SET progress = $1::jsonb, heartbeat_at = $2, status = $3,
 		finished_at = $4, error = $5 WHERE id = $6 AND status = 'running'`
 	interruptRetentionRunSQL = `UPDATE retention_runs SET status = 'interrupted', error = $1,
@@ -132,6 +135,9 @@ func (q *querier) CreateRetentionRun(ctx context.Context, r *meta.RetentionRun) 
 	if isFKViolation(err) {
 		return errdefs.NotFound("project %d not found", r.ProjectID)
 	}
+	if sqlState(err) == codeUniqueViolation {
+		return errdefs.Conflict("project %d already has a real retention run queued or running", r.ProjectID)
+	}
 	if err != nil {
 		return classify(err)
 	}
@@ -146,7 +152,7 @@ func scanRetentionRun(row pgx.Row) (*meta.RetentionRun, error) {
 		started, finished, heartbeat *time.Time
 	)
 	if err := row.Scan(&r.ID, &r.ProjectID, &r.DryRun, &r.Trigger, &status, &progress, &r.CreatedAt,
-		&started, &finished, &heartbeat, &r.Error, &r.CreatedBy); err != nil {
+		&started, &finished, &heartbeat, &r.Error, &r.CreatedBy, &r.Owner); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(progress), &r.Progress); err != nil {
@@ -179,9 +185,9 @@ func (q *querier) ListRetentionRunsByStatus(ctx context.Context, status meta.Run
 }
 
 // ClaimRetentionRun moves run id from queued to running.
-func (q *querier) ClaimRetentionRun(ctx context.Context, id int64, now time.Time) (_ bool, err error) {
+func (q *querier) ClaimRetentionRun(ctx context.Context, id int64, owner string, now time.Time) (_ bool, err error) {
 	defer errdefs.Wrapf(&err, "postgres: claim retention run %d", id)
-	tag, err := q.db.Exec(ctx, claimRetentionRunSQL, pgTime(now), id)
+	tag, err := q.db.Exec(ctx, claimRetentionRunSQL, pgTime(now), owner, id)
 	if err != nil {
 		return false, classify(err)
 	}
@@ -206,6 +212,19 @@ func (q *querier) UpdateRetentionRun(ctx context.Context, r *meta.RetentionRun) 
 	return nil
 }
 
+// HeartbeatRetentionRun sets the heartbeat of a running run.
+func (q *querier) HeartbeatRetentionRun(ctx context.Context, id int64, now time.Time) (err error) {
+	defer errdefs.Wrapf(&err, "postgres: heartbeat of retention run %d", id)
+	tag, err := q.db.Exec(ctx, heartbeatRetentionRunSQL, pgTime(now), id)
+	if err != nil {
+		return classify(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return errdefs.Conflict("retention run %d is not running", id)
+	}
+	return nil
+}
+
 // InterruptRetentionRun marks a running run with a stale heartbeat
 // interrupted.
 func (q *querier) InterruptRetentionRun(ctx context.Context, id int64, staleBefore time.Time, reason string) (_ bool, err error) {
@@ -226,24 +245,72 @@ func (s *Store) AddRetentionReport(ctx context.Context, runID int64, lines []met
 	}
 	return s.WithTx(ctx, func(tx meta.Querier) error {
 		db := tx.(*querier).db
-		var seq int64
-		if err := db.QueryRow(ctx, lockRunSQL, runID).Scan(&seq); errors.Is(err, pgx.ErrNoRows) {
+		var id int64
+		if err := db.QueryRow(ctx, lockRunSQL, runID).Scan(&id); errors.Is(err, pgx.ErrNoRows) {
 			return errdefs.NotFound("retention run %d not found", runID)
 		} else if err != nil {
 			return classify(err)
 		}
-		if err := db.QueryRow(ctx, maxReportSeqSQL, runID).Scan(&seq); err != nil {
+		return addReport(ctx, db.(pgx.Tx), runID, lines)
+	})
+}
+
+// addReport appends lines to the report of runID in tx, which holds the
+// run row locked (so that concurrent appends number in turn).
+func addReport(ctx context.Context, tx pgx.Tx, runID int64, lines []meta.RetentionDecision) error {
+	var seq int64
+	if err := tx.QueryRow(ctx, maxReportSeqSQL, runID).Scan(&seq); err != nil {
+		return classify(err)
+	}
+	rows := make([][]any, len(lines))
+	for i, l := range lines {
+		rows[i] = []any{runID, seq + int64(i) + 1, l.Repository, l.Tag, string(l.Digest), l.Rule, l.Reason, l.Outcome}
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"retention_report"},
+		[]string{"run_id", "seq", "repository", "tag", "digest", "rule", "reason", "outcome"},
+		pgx.CopyFromRows(rows))
+	return classify(err)
+}
+
+// ApplyRetentionBatch trashes a batch, appends its report lines and
+// stores the run's progress in one transaction.
+func (s *Store) ApplyRetentionBatch(ctx context.Context, b meta.RetentionBatch) (skipped []meta.TrashEntry, err error) {
+	defer errdefs.Wrapf(&err, "postgres: apply a batch of retention run %d", b.RunID)
+	err = s.WithTx(ctx, func(tx meta.Querier) error {
+		q := tx.(*querier)
+		// The run row first, locked until commit: a run marked
+		// interrupted writes nothing, and report appends number in turn.
+		tag, err := q.db.Exec(ctx, heartbeatRetentionRunSQL, pgTime(b.Now), b.RunID)
+		if err != nil {
 			return classify(err)
 		}
-		rows := make([][]any, len(lines))
-		for i, l := range lines {
-			rows[i] = []any{runID, seq + int64(i) + 1, l.Repository, l.Tag, string(l.Digest), l.Rule, l.Reason, l.Outcome}
+		if tag.RowsAffected() == 0 {
+			return errdefs.Conflict("retention run %d is not running", b.RunID)
 		}
-		_, err := db.(pgx.Tx).CopyFrom(ctx, pgx.Identifier{"retention_report"},
-			[]string{"run_id", "seq", "repository", "tag", "digest", "rule", "reason", "outcome"},
-			pgx.CopyFromRows(rows))
-		return classify(err)
+		skipped = skipped[:0] // a retried transaction starts again
+		for _, e := range b.Trash {
+			ok, err := q.trashOne(ctx, b.RepositoryID, e)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				skipped = append(skipped, e)
+			}
+		}
+		lines, progress := b.Account(skipped)
+		js, err := json.Marshal(progress)
+		if err != nil {
+			return err
+		}
+		if _, err := q.db.Exec(ctx, batchProgressSQL, string(js), pgTime(b.Now), b.RunID); err != nil {
+			return classify(err)
+		}
+		if len(lines) == 0 {
+			return nil
+		}
+		return addReport(ctx, q.db.(pgx.Tx), b.RunID, lines)
 	})
+	return skipped, err
 }
 
 // ListRetentionReport returns report lines of runID after seq `after`.

@@ -20,7 +20,7 @@ const reportChunk = 64
 const (
 	retentionPolicyCols = `project_id, policy, schedule, enabled, next_run_at, updated_at, updated_by`
 	retentionRunCols    = `id, project_id, dry_run, trigger, status, progress, created_at, started_at,
-		finished_at, heartbeat_at, error, created_by`
+		finished_at, heartbeat_at, error, created_by, owner`
 	trashCols = `t.id, t.repository_id, r.name, t.tag, t.digest, t.deleted_at, t.restorable_until,
 		t.run_id, t.reason`
 )
@@ -47,7 +47,11 @@ var (
 	listRunsByStatusSQL = stmt(`SELECT ` + retentionRunCols + ` FROM retention_runs
 		WHERE status = ? ORDER BY id`)
 	claimRetentionRunSQL = stmt(`UPDATE retention_runs SET status = 'running', started_at = ?,
-		heartbeat_at = ? WHERE id = ? AND status = 'queued'`)
+		heartbeat_at = ?, owner = ? WHERE id = ? AND status = 'queued'`)
+	heartbeatRetentionRunSQL = stmt(`UPDATE retention_runs SET heartbeat_at = ?
+		WHERE id = ? AND status = 'running'`)
+	batchProgressSQL = stmt(`UPDATE retention_runs SET progress = ?, heartbeat_at = ?
+		WHERE id = ? AND status = 'running'`)
 	updateRetentionRunSQL = stmt(`UPDATE retention_runs SET progress = ?, heartbeat_at = ?, status = ?,
 		finished_at = ?, error = ? WHERE id = ? AND status = 'running'`)
 	interruptRetentionRunSQL = stmt(`UPDATE retention_runs SET status = 'interrupted', error = ?,
@@ -194,6 +198,9 @@ func (q *querier) CreateRetentionRun(ctx context.Context, r *meta.RetentionRun) 
 		if isFKViolation(err) {
 			return errdefs.NotFound("project %d not found", r.ProjectID)
 		}
+		if isUniqueViolation(err) {
+			return errdefs.Conflict("project %d already has a real retention run queued or running", r.ProjectID)
+		}
 		if err != nil {
 			return classify(err)
 		}
@@ -213,7 +220,7 @@ func scanRetentionRun(row scanner) (*meta.RetentionRun, error) {
 		started, finished, heartbeat sql.NullInt64
 	)
 	if err := row.Scan(&r.ID, &r.ProjectID, &r.DryRun, &r.Trigger, &status, &progress, &created,
-		&started, &finished, &heartbeat, &r.Error, &r.CreatedBy); err != nil {
+		&started, &finished, &heartbeat, &r.Error, &r.CreatedBy, &r.Owner); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(progress), &r.Progress); err != nil {
@@ -258,14 +265,29 @@ func (q *querier) ListRetentionRunsByStatus(ctx context.Context, status meta.Run
 }
 
 // ClaimRetentionRun moves run id from queued to running.
-func (q *querier) ClaimRetentionRun(ctx context.Context, id int64, now time.Time) (ok bool, err error) {
+func (q *querier) ClaimRetentionRun(ctx context.Context, id int64, owner string, now time.Time) (ok bool, err error) {
 	defer errdefs.Wrapf(&err, "sqlite: claim retention run %d", id)
 	err = q.write(ctx, func(w runner) error {
-		n, err := affected(w.exec(ctx, claimRetentionRunSQL, micros(now), micros(now), id))
+		n, err := affected(w.exec(ctx, claimRetentionRunSQL, micros(now), micros(now), owner, id))
 		ok = n == 1
 		return classify(err)
 	})
 	return ok, err
+}
+
+// HeartbeatRetentionRun sets the heartbeat of a running run.
+func (q *querier) HeartbeatRetentionRun(ctx context.Context, id int64, now time.Time) (err error) {
+	defer errdefs.Wrapf(&err, "sqlite: heartbeat of retention run %d", id)
+	return q.write(ctx, func(w runner) error {
+		n, err := affected(w.exec(ctx, heartbeatRetentionRunSQL, micros(now), id))
+		if err != nil {
+			return classify(err)
+		}
+		if n == 0 {
+			return errdefs.Conflict("retention run %d is not running", id)
+		}
+		return nil
+	})
 }
 
 // UpdateRetentionRun writes the progress and state of a running run.
@@ -306,35 +328,78 @@ func (q *querier) AddRetentionReport(ctx context.Context, runID int64, lines []m
 	if len(lines) == 0 {
 		return nil
 	}
-	return q.write(ctx, func(w runner) error {
-		var seq int64
-		if err := w.queryRow(ctx, maxReportSeqSQL, runID).Scan(&seq); err != nil {
+	return q.write(ctx, func(w runner) error { return addReport(ctx, w, runID, lines) })
+}
+
+// addReport appends lines to the report of runID with w.
+func addReport(ctx context.Context, w runner, runID int64, lines []meta.RetentionDecision) error {
+	var seq int64
+	if err := w.queryRow(ctx, maxReportSeqSQL, runID).Scan(&seq); err != nil {
+		return classify(err)
+	}
+	// Whole chunks in one statement each (a report may have 100k lines),
+	// the rest a line at a time.
+	args := make([]any, 0, 8*reportChunk)
+	for len(lines) > 0 {
+		query, n := insertReportChunkSQL, reportChunk
+		if len(lines) < reportChunk {
+			query, n = insertReportSQL, 1
+		}
+		args = args[:0]
+		for _, l := range lines[:n] {
+			seq++
+			args = append(args, runID, seq, l.Repository, l.Tag, string(l.Digest), l.Rule, l.Reason, l.Outcome)
+		}
+		lines = lines[n:]
+		_, err := w.exec(ctx, query, args...)
+		if isFKViolation(err) {
+			return errdefs.NotFound("retention run %d not found", runID)
+		}
+		if err != nil {
 			return classify(err)
 		}
-		// Whole chunks in one statement each (a report may have 100k
-		// lines), the rest a line at a time.
-		args := make([]any, 0, 8*reportChunk)
-		for len(lines) > 0 {
-			query, n := insertReportChunkSQL, reportChunk
-			if len(lines) < reportChunk {
-				query, n = insertReportSQL, 1
-			}
-			args = args[:0]
-			for _, l := range lines[:n] {
-				seq++
-				args = append(args, runID, seq, l.Repository, l.Tag, string(l.Digest), l.Rule, l.Reason, l.Outcome)
-			}
-			lines = lines[n:]
-			_, err := w.exec(ctx, query, args...)
-			if isFKViolation(err) {
-				return errdefs.NotFound("retention run %d not found", runID)
-			}
+	}
+	return nil
+}
+
+// ApplyRetentionBatch trashes a batch, appends its report lines and
+// stores the run's progress in one transaction.
+func (q *querier) ApplyRetentionBatch(ctx context.Context, b meta.RetentionBatch) (skipped []meta.TrashEntry, err error) {
+	defer errdefs.Wrapf(&err, "sqlite: apply a batch of retention run %d", b.RunID)
+	err = q.inTxQ(ctx, func(tq *querier) error {
+		w := *tq.tx
+		// The run row first: a run marked interrupted writes nothing.
+		n, err := affected(w.exec(ctx, heartbeatRetentionRunSQL, micros(b.Now), b.RunID))
+		if err != nil {
+			return classify(err)
+		}
+		if n == 0 {
+			return errdefs.Conflict("retention run %d is not running", b.RunID)
+		}
+		skipped = skipped[:0] // group commit may run fn again after a retry
+		for _, e := range b.Trash {
+			ok, err := tq.trashOne(ctx, b.RepositoryID, e)
 			if err != nil {
-				return classify(err)
+				return err
+			}
+			if !ok {
+				skipped = append(skipped, e)
 			}
 		}
-		return nil
+		lines, progress := b.Account(skipped)
+		js, err := json.Marshal(progress)
+		if err != nil {
+			return err
+		}
+		if _, err := w.exec(ctx, batchProgressSQL, string(js), micros(b.Now), b.RunID); err != nil {
+			return classify(err)
+		}
+		if len(lines) == 0 {
+			return nil
+		}
+		return addReport(ctx, w, b.RunID, lines)
 	})
+	return skipped, err
 }
 
 // ListRetentionReport returns report lines of runID after seq `after`.

@@ -101,7 +101,7 @@ func TestInterruptedRunThenNextCompletes(t *testing.T) {
 	if err := rs.CreateRetentionRun(t.Context(), dead); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := rs.ClaimRetentionRun(t.Context(), dead.ID, e.clock.Now()); err != nil || !ok {
+	if ok, err := rs.ClaimRetentionRun(t.Context(), dead.ID, "dead-node", e.clock.Now()); err != nil || !ok {
 		t.Fatalf("claim: %v, %v", ok, err)
 	}
 	if err := e.svc.Tick(t.Context()); err != nil {

@@ -23,7 +23,10 @@ const (
 
 // Start queues a run of project's policy and starts working it in the
 // background; it returns the queued run. ErrNotFound if project or its
-// policy is missing.
+// policy is missing; ErrConflict if dryRun is false and a real run of the
+// project is already queued or running in any process (real runs of a
+// project are refused, not queued, while one is active; dry runs may
+// overlap anything).
 func (s *Service) Start(ctx context.Context, project string, dryRun bool, trigger, by string) (_ *meta.RetentionRun, err error) {
 	defer errdefs.Wrapf(&err, "start retention run of %s", project)
 	p, err := s.project(ctx, project)
@@ -55,24 +58,29 @@ func (s *Service) background(id int64) {
 // run was not queued (another executor has it), and the run's error when
 // it failed. If ctx ends first, the run is marked interrupted.
 func (s *Service) Execute(ctx context.Context, id int64) error {
-	ok, err := s.store.ClaimRetentionRun(ctx, id, s.cfg.Now())
+	ok, err := s.store.ClaimRetentionRun(ctx, id, s.cfg.Instance, s.cfg.Now())
 	if err != nil || !ok {
 		return err
 	}
+	s.active.Store(id, true)
+	defer s.active.Delete(id)
 	r, err := s.store.GetRetentionRun(ctx, id)
 	if err != nil {
 		return err
 	}
-	w := &worker{s: s, run: r}
+	w := &worker{s: s, run: r, written: time.Now()}
 	start := time.Now()
 	workCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := w.heartbeat(workCtx, cancel)
 	runErr := w.work(workCtx)
 	stop()
-	if cause := context.Cause(workCtx); runErr != nil && errdefs.IsConflict(cause) {
+	if cause := context.Cause(workCtx); runErr != nil && (errdefs.IsConflict(cause) || w.lost) {
 		// Another process marked the run interrupted: it is not ours to
 		// finish any more.
+		if w.lost {
+			return runErr
+		}
 		return cause
 	}
 	status := meta.RunSucceeded
@@ -91,17 +99,25 @@ func (s *Service) Execute(ctx context.Context, id int64) error {
 	return runErr
 }
 
-// worker is one run in progress. mu guards run.Progress, which the
-// heartbeat reads while work writes it.
+// worker is one run in progress. mu guards run.Progress. Only the
+// worker's own goroutine stores the progress (with each batch, after
+// repositories and at the end), so a stored count never goes back; the
+// heartbeat goroutine writes only the heartbeat time.
 type worker struct {
 	s   *Service
 	mu  sync.Mutex
 	run *meta.RetentionRun
+	// written is when the progress was last stored.
+	written time.Time
+	// lost is set when the store refused a batch because the run is no
+	// longer running (another process marked it interrupted).
+	lost bool
 }
 
-// heartbeat writes the progress every Heartbeat until the returned stop
-// is called. If the run is no longer running in the store (another
-// process marked it interrupted), it cancels the work with that error.
+// heartbeat writes the run's heartbeat time every Heartbeat until the
+// returned stop is called. If the run is no longer running in the store
+// (another process marked it interrupted), it cancels the work with that
+// error.
 func (w *worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -117,13 +133,13 @@ func (w *worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc) 
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				err := w.write(ctx, meta.RunRunning, time.Time{}, "")
+				err := w.s.store.HeartbeatRetentionRun(ctx, w.run.ID, w.s.cfg.Now())
 				if errdefs.IsConflict(err) {
 					cancel(err)
 					return
 				}
 				if err != nil {
-					w.s.log.Warn("retention run: cannot write progress", "run", w.run.ID, "err", err)
+					w.s.log.Warn("retention run: cannot write its heartbeat", "run", w.run.ID, "err", err)
 				}
 			}
 		}
@@ -162,6 +178,21 @@ func (w *worker) add(fn func(p *meta.RetentionProgress)) {
 	w.mu.Unlock()
 }
 
+// checkpoint stores the progress if it was last stored a heartbeat ago or
+// more (the counts a batch changes are stored with the batch; this keeps
+// the others, such as repositories done, about as fresh).
+func (w *worker) checkpoint(ctx context.Context) error {
+	if time.Since(w.written) < w.s.cfg.Heartbeat {
+		return nil
+	}
+	err := w.write(ctx, meta.RunRunning, time.Time{}, "")
+	if errdefs.IsConflict(err) {
+		w.lost = true
+	}
+	w.written = time.Now()
+	return err
+}
+
 // work runs the policy over every repository of the project.
 func (w *worker) work(ctx context.Context) error {
 	s := w.s
@@ -191,6 +222,9 @@ func (w *worker) work(ctx context.Context) error {
 			return fmt.Errorf("repository %s: %w", repo.Name, err)
 		}
 		w.add(func(p *meta.RetentionProgress) { p.RepositoriesDone++ })
+		if err := w.checkpoint(ctx); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -316,39 +350,64 @@ func (w *worker) repository(ctx context.Context, pol *retention.Policy, project 
 	return nil
 }
 
-// apply trashes one batch of decisions (unless the run is dry), counts
-// them and appends them to the report.
+// apply commits one batch of decisions in one transaction of the store:
+// the trash rows (unless the run is dry), the batch's report lines and
+// the run's progress after it, so that a crash never leaves trash without
+// its report or counts.
 func (w *worker) apply(ctx context.Context, repo meta.Repository, batch []retention.Decision, sizes map[digest.Digest]int64, now time.Time) error {
 	s := w.s
-	skipped := map[string]bool{}
 	outcome := OutcomeWouldDelete
+	var entries []meta.TrashEntry
 	if !w.run.DryRun {
 		outcome = OutcomeDeleted
-		entries := make([]meta.TrashEntry, len(batch))
+		entries = make([]meta.TrashEntry, len(batch))
 		for i, d := range batch {
 			entries[i] = meta.TrashEntry{Tag: d.Tag, Digest: d.Digest, DeletedAt: now,
 				RestorableUntil: now.Add(s.cfg.RestoreWindow), RunID: w.run.ID, Reason: d.Reason}
 		}
-		sk, err := s.store.TrashTags(ctx, repo.ID, entries)
-		var changes []meta.Change
-		for _, d := range batch {
-			if d.Tag != "" {
-				changes = append(changes, meta.Change{RepositoryID: repo.ID, Tag: d.Tag})
-			}
-		}
-		s.invalidate(changes...)
-		if err != nil {
-			return err
-		}
-		for _, e := range sk {
-			skipped[e.Tag+"@"+string(e.Digest)] = true
+	}
+	w.mu.Lock()
+	base := w.run.Progress
+	w.mu.Unlock()
+	var after meta.RetentionProgress
+	account := func(sk []meta.TrashEntry) ([]meta.RetentionDecision, meta.RetentionProgress) {
+		after = base
+		lines := accountBatch(repo.Name, batch, sk, sizes, outcome, &after)
+		return lines, after
+	}
+	_, err := s.store.ApplyRetentionBatch(ctx, meta.RetentionBatch{RunID: w.run.ID, RepositoryID: repo.ID,
+		Trash: entries, Account: account, Now: s.cfg.Now()})
+	var changes []meta.Change
+	for _, e := range entries {
+		if e.Tag != "" {
+			changes = append(changes, meta.Change{RepositoryID: repo.ID, Tag: e.Tag})
 		}
 	}
-	lines := make([]meta.RetentionDecision, len(batch))
+	s.invalidate(changes...)
+	if errdefs.IsConflict(err) {
+		w.lost = true
+	}
+	if err != nil {
+		return err
+	}
 	w.mu.Lock()
-	p := &w.run.Progress
+	w.run.Progress = after
+	w.mu.Unlock()
+	w.written = time.Now()
+	return nil
+}
+
+// accountBatch returns the report lines of batch, the skipped entries
+// marked as such, and counts them in p.
+func accountBatch(repo string, batch []retention.Decision, skippedEntries []meta.TrashEntry,
+	sizes map[digest.Digest]int64, outcome string, p *meta.RetentionProgress) []meta.RetentionDecision {
+	skipped := make(map[string]bool, len(skippedEntries))
+	for _, e := range skippedEntries {
+		skipped[e.Tag+"@"+string(e.Digest)] = true
+	}
+	lines := make([]meta.RetentionDecision, len(batch))
 	for i, d := range batch {
-		l := meta.RetentionDecision{Repository: repo.Name, Tag: d.Tag, Digest: d.Digest, Rule: d.Rule,
+		l := meta.RetentionDecision{Repository: repo, Tag: d.Tag, Digest: d.Digest, Rule: d.Rule,
 			Reason: d.Reason, Outcome: outcome}
 		switch {
 		case skipped[d.Tag+"@"+string(d.Digest)]:
@@ -364,6 +423,5 @@ func (w *worker) apply(ctx context.Context, repo meta.Repository, batch []retent
 		}
 		lines[i] = l
 	}
-	w.mu.Unlock()
-	return s.store.AddRetentionReport(ctx, w.run.ID, lines)
+	return lines
 }

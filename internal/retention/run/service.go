@@ -7,25 +7,35 @@
 // A run is a row of the metadata store (meta.RetentionStore): Start queues
 // it and an executor of this process claims it at once; a queued run that
 // no executor claimed (the process stopped first) is claimed by the
-// periodic Tick of any process. While a run works, its progress and a
-// heartbeat are written about every second; a running run whose heartbeat
-// is older than Config.StaleAfter (its process died) is marked interrupted
-// by Tick, and the next run starts from a fresh snapshot. A dry run takes
+// periodic Tick of any process. A claimed run records the instance id of
+// its process (Config.Instance) and writes a heartbeat every second; a
+// running run whose heartbeat is older than Config.StaleAfter (ten
+// seconds: its process died) is marked interrupted by the stale-run
+// watcher that every process runs (WatchStale: at start, then every
+// StaleAfter/2) and by Tick, and the next run starts from a fresh
+// snapshot. A process never interrupts a run it is working itself. A
+// project has at most one real run queued or running at a time, across
+// processes: Start refuses a second one (ErrConflict). A dry run takes
 // the same path with the trash step turned off, so its report lists
 // exactly what a real run at that moment would delete, and why.
 //
-// A real run changes the registry in one short transaction per batch of
-// tags: each tag is trashed only if it still points at the digest the plan
-// saw (a tag moved since is skipped and reported), and an untagged manifest
-// is trashed only if it is still untagged. Manifests are deleted only by
+// A run changes the registry in one short transaction per batch of tags,
+// which also appends the batch's report lines and stores the run's
+// progress counters: a crash loses a whole batch or nothing, never the
+// report of what was trashed. Each tag is trashed only if it still points
+// at the digest the plan saw (a tag moved since is skipped and reported),
+// and an untagged manifest is trashed only if it is still untagged. Manifests are deleted only by
 // the purge (see meta.RetentionStore.PurgeTrash), after the restore window.
 package run
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -55,12 +65,19 @@ type Config struct {
 	Metrics *Metrics
 	// Now returns the time; nil means time.Now.
 	Now func() time.Time
-	// Heartbeat is how often a working run writes its progress. Zero
-	// means one second.
+	// Heartbeat is how often a working run writes its heartbeat (and,
+	// at most as often, the progress counts that batches do not store).
+	// Zero means one second.
 	Heartbeat time.Duration
-	// StaleAfter is how old a running run's heartbeat may be before Tick
-	// marks it interrupted. Zero means two minutes.
+	// StaleAfter is how old a running run's heartbeat may be before
+	// another process (or this one, after a restart) marks it
+	// interrupted; it must be several Heartbeats, and more than the
+	// clock difference between the processes sharing the store. Zero
+	// means ten seconds.
 	StaleAfter time.Duration
+	// Instance names this process in the runs it claims; empty means
+	// the host name, the process id and a random suffix.
+	Instance string
 	// BatchSize bounds the tags one apply transaction trashes. Zero
 	// means 500.
 	BatchSize int
@@ -78,6 +95,9 @@ type Service struct {
 	base   context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// active holds the IDs of the runs this Service is working (their
+	// heartbeat may lag while the store is slow; they are never stale).
+	active sync.Map
 
 	// beforeApply, when set (by tests), is called after a repository was
 	// evaluated and before its plan is applied.
@@ -101,7 +121,10 @@ func New(cfg Config) (*Service, error) {
 		cfg.Heartbeat = time.Second
 	}
 	if cfg.StaleAfter <= 0 {
-		cfg.StaleAfter = 2 * time.Minute
+		cfg.StaleAfter = 10 * time.Second
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = instanceID()
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
@@ -115,11 +138,52 @@ func New(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg, meta: cfg.Store, store: rs, imm: imm, log: log, base: base, cancel: cancel}, nil
 }
 
+// instanceID returns a name for this process that a restart does not
+// reuse: host name, process id and a random suffix.
+func instanceID() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "berth"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// Instance returns the id this Service records in the runs it claims.
+func (s *Service) Instance() string { return s.cfg.Instance }
+
+// WatchStale starts marking interrupted, in the background until Close,
+// the running runs whose process stopped (heartbeat older than
+// StaleAfter): at once, then every StaleAfter/2. So a run killed with
+// its process is marked interrupted within about 1.5×StaleAfter of its
+// last heartbeat, by whichever process (a restarted one, or another
+// replica) looks first; runs of live processes keep heartbeating and are
+// left alone.
+func (s *Service) WatchStale() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(s.cfg.StaleAfter / 2)
+		defer t.Stop()
+		for {
+			if err := s.interruptStale(s.base); err != nil && s.base.Err() == nil {
+				s.log.Warn("retention: cannot check for stale runs", "err", err)
+			}
+			select {
+			case <-s.base.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
 // Wait waits for the runs this Service started in the background to end.
 func (s *Service) Wait() { s.wg.Wait() }
 
 // Close stops the runs this Service started in the background (they are
-// marked interrupted) and waits for them.
+// marked interrupted) and the stale-run watcher, and waits for them.
 func (s *Service) Close() {
 	s.cancel()
 	s.wg.Wait()

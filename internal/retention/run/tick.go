@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
 )
 
@@ -32,8 +34,16 @@ func (s *Service) interruptStale(ctx context.Context) error {
 	}
 	stale := s.cfg.Now().Add(-s.cfg.StaleAfter)
 	for _, r := range running {
+		if _, mine := s.active.Load(r.ID); mine || !r.HeartbeatAt.Before(stale) {
+			continue
+		}
+		owner := r.Owner
+		if owner == "" {
+			owner = "unknown"
+		}
 		ok, err := s.store.InterruptRetentionRun(ctx, r.ID, stale,
-			"interrupted: the process working the run stopped (no progress since "+r.HeartbeatAt.Format("2006-01-02T15:04:05Z")+")")
+			"interrupted: the process working the run ("+owner+") stopped (no heartbeat since "+
+				r.HeartbeatAt.UTC().Format(time.RFC3339)+")")
 		if err != nil {
 			return fmt.Errorf("retention: interrupt run %d: %w", r.ID, err)
 		}
@@ -71,7 +81,9 @@ func (s *Service) startDue(ctx context.Context) error {
 			continue
 		}
 		r := &meta.RetentionRun{ProjectID: p.ProjectID, Trigger: TriggerSchedule, CreatedAt: now, CreatedBy: "schedule"}
-		if err := s.store.CreateRetentionRun(ctx, r); err != nil {
+		if err := s.store.CreateRetentionRun(ctx, r); errdefs.IsConflict(err) {
+			continue // another process started one meanwhile
+		} else if err != nil {
 			errs = append(errs, err)
 			continue
 		}
