@@ -32,11 +32,15 @@ func newRetention(cfg config.Config, m meta.Store, log *slog.Logger) *run.Servic
 		log.Warn("retention policies are off", "err", err)
 		return nil
 	}
+	// Every process watches for runs whose process died (a restart of
+	// this one included), so they are marked interrupted within seconds
+	// rather than at the next minute's job; stopRetention ends it.
+	svc.WatchStale()
 	return svc
 }
 
 // retentionTasks is the once-a-minute retention job (scheduled runs,
-// orphaned and interrupted runs, trash purge), or none when
+// orphaned runs, a second look at interrupted ones, trash purge), or none when
 // retention.enabled is off or there is no executor.
 func (s *Server) retentionTasks() []jobs.Periodic {
 	svc := s.access.retention

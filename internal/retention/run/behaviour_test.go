@@ -2,6 +2,7 @@ package run_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,7 +116,7 @@ func TestInterruptedRunThenNextCompletes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := e.svc.GetRun(t.Context(), "app", dead.ID)
-	if got.Status != meta.RunInterrupted || got.Error == "" || got.FinishedAt.IsZero() {
+	if got.Status != meta.RunInterrupted || !strings.Contains(got.Error, "dead-node") || got.FinishedAt.IsZero() {
 		t.Fatalf("dead run = %+v; want interrupted with a reason", got)
 	}
 	next := e.runNow(t, false)

@@ -61,7 +61,9 @@ const policyDoc = `{"rules": [
 	{"rulePriority": 2, "selection": {"tagStatus": "untagged",
 	 "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1}}]}`
 
-func newEnv(t *testing.T) *env {
+// newEnv returns an env on fresh stores; opts adjust the executor's
+// Config.
+func newEnv(t *testing.T, opts ...func(*run.Config)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	m, err := sqlite.Open(t.Context(), filepath.Join(dir, "berth.db"), sqlite.Options{Logger: quiet})
@@ -74,7 +76,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	clk := &clock{now: time.Now().UTC()}
-	svc, err := run.New(run.Config{Store: m, RestoreWindow: window, Now: clk.Now, Logger: quiet})
+	cfg := run.Config{Store: m, RestoreWindow: window, Now: clk.Now, Logger: quiet}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := run.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
