@@ -55,8 +55,34 @@ type Queue struct {
 
 // NewSQLite returns a Queue on the SQLite database db, migrating River's
 // tables into it. db should allow one connection (SQLite has one writer).
+//
+// The embedded store belongs to one process, so a periodic job the SQLite
+// file shows as running was left by a process that died (killed mid-GC,
+// say): it is made available again before the queue starts, so the task
+// runs again now instead of after River's stuck-job rescue.
 func NewSQLite(ctx context.Context, db *sql.DB, tasks []Periodic, opts Options) (*Queue, error) {
-	return newQueue(ctx, riversqlite.New(db), tasks, opts, nil)
+	q, err := newQueue(ctx, riversqlite.New(db), tasks, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := releaseOrphans(ctx, db); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// releaseOrphans makes the periodic jobs db shows as running available
+// again (see NewSQLite). Every Berth task is safe to run again after being
+// cut off: GC resumes from its tombstones, retention marks and finishes
+// its runs, upload expiry is idempotent.
+func releaseOrphans(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx,
+		`UPDATE river_job SET state = 'available', scheduled_at = CURRENT_TIMESTAMP
+		 WHERE kind = ? AND state = 'running'`, periodicArgs{}.Kind())
+	if err != nil {
+		return fmt.Errorf("release periodic jobs of a process that died: %w", err)
+	}
+	return nil
 }
 
 // migrateFunc applies River's pending migrations with m; nil means
@@ -88,6 +114,7 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], task
 		return nil, fmt.Errorf("register job worker: %w", err)
 	}
 	var periodic []*river.PeriodicJob
+	longest := time.Hour // a task's Timeout defaults to one hour
 	for _, t := range tasks {
 		if t.Name == "" || t.Run == nil || t.Interval <= 0 {
 			return nil, fmt.Errorf("periodic task %q: name, run function and positive interval are required", t.Name)
@@ -96,13 +123,14 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], task
 			return nil, fmt.Errorf("periodic task %q registered twice", t.Name)
 		}
 		w.tasks[t.Name] = t
-		name := t.Name
+		name, interval := t.Name, t.Interval
+		if t.Timeout > longest {
+			longest = t.Timeout
+		}
 		periodic = append(periodic, river.NewPeriodicJob(
 			river.PeriodicInterval(t.Interval),
 			func() (river.JobArgs, *river.InsertOpts) {
-				return periodicArgs{Name: name}, &river.InsertOpts{
-					UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: pendingStates},
-				}
+				return periodicArgs{Name: name}, periodicInsertOpts(interval)
 			},
 			&river.PeriodicJobOpts{ID: name, RunOnStart: true},
 		))
@@ -114,6 +142,12 @@ func newQueue[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], task
 		PeriodicJobs:      periodic,
 		FetchPollInterval: cmpOr(opts.PollInterval, time.Second),
 		JobTimeout:        -1, // each task bounds itself (periodicWorker.Timeout)
+		// A job still running a minute past the longest task's timeout
+		// belongs to a process that died (its own context would have
+		// ended it): River's rescuer makes it retryable then. On
+		// PostgreSQL, where replicas share the queue and none can tell
+		// a dead peer's job from a live one, that is what ends it.
+		RescueStuckJobsAfter: longest + time.Minute,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create job queue: %w", err)
@@ -150,6 +184,18 @@ func (q *Queue) Stop(ctx context.Context) error {
 var pendingStates = []rivertype.JobState{
 	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// periodicInsertOpts makes a periodic job unique per task and per
+// interval-long period: a restart or a second replica does not queue it
+// twice in one period, and a job a dead process left running blocks no
+// later period (uniqueness by state alone would block the task until the
+// job is rescued).
+func periodicInsertOpts(interval time.Duration) *river.InsertOpts {
+	interval = max(interval, time.Second) // River's smallest period
+	return &river.InsertOpts{
+		UniqueOpts: river.UniqueOpts{ByArgs: true, ByPeriod: interval, ByState: pendingStates},
+	}
 }
 
 type periodicArgs struct {

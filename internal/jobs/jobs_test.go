@@ -180,3 +180,60 @@ func waitForJob(t *testing.T, db *sql.DB, name, state string) (string, int, stri
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOrphanedJobRunsAgain is a process killed in the middle of a periodic
+// task (a GC sweep): its job row is left "running". The next process on the
+// same embedded store must run the task at start, not wait for River's
+// stuck-job rescue (an hour or more) or the next period.
+func TestOrphanedJobRunsAgain(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	ctx := context.Background()
+	// The first process: it creates River's tables and leaves a job
+	// running, as SIGKILL would.
+	if _, err := NewSQLite(ctx, db, nil, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	inserter, err := river.NewClient(riversqlite.New(db), &river.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inserter.Insert(ctx, periodicArgs{Name: "gc"}, periodicInsertOpts(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = CURRENT_TIMESTAMP
+		WHERE kind = 'berth_periodic'`); err != nil {
+		t.Fatal(err)
+	}
+
+	ran := make(chan string, 4)
+	tasks := []Periodic{{Name: "gc", Interval: time.Hour, Run: func(context.Context) error {
+		ran <- "gc"
+		return nil
+	}}}
+	q, err := NewSQLite(ctx, db, tasks, Options{PollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		if err := q.Stop(stopCtx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	wait(t, ran, "the orphaned task's run after restart")
+	waitForJob(t, db, "gc", "completed")
+}
+
+func TestPeriodicInsertOpts(t *testing.T) {
+	for _, iv := range []time.Duration{time.Millisecond, time.Second, time.Minute, 24 * time.Hour} {
+		o := periodicInsertOpts(iv)
+		if o.UniqueOpts.ByPeriod < time.Second || (iv >= time.Second && o.UniqueOpts.ByPeriod != iv) {
+			t.Errorf("interval %v: ByPeriod %v", iv, o.UniqueOpts.ByPeriod)
+		}
+	}
+}
