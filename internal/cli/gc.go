@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/berth-registry/berth/internal/bytesize"
 	"github.com/berth-registry/berth/internal/gc"
 	"github.com/berth-registry/berth/internal/server"
 	"github.com/spf13/cobra"
@@ -76,7 +77,7 @@ func gcProgress(w io.Writer, output string, _ *slog.Logger) func(gc.Progress) {
 		return nil
 	}
 	return func(p gc.Progress) {
-		fmt.Fprintf(w, "  examined %d, reclaimed %d blobs (%s)\n", p.Examined, p.Deleted, humanBytes(p.Bytes))
+		fmt.Fprintf(w, "  examined %d, reclaimed %d blobs (%s)\n", p.Examined, p.Deleted, bytesize.Format(p.Bytes))
 	}
 }
 
@@ -90,7 +91,7 @@ func printGC(w io.Writer, output string, r gc.Report) error {
 	if r.DryRun {
 		verb = "would reclaim"
 	}
-	fmt.Fprintf(w, "%s %d blobs, %s\n", verb, r.Deleted, humanBytes(r.Bytes))
+	fmt.Fprintf(w, "%s %d blobs, %s\n", verb, r.Deleted, bytesize.Format(r.Bytes))
 	if r.Resumed > 0 {
 		what := "finished"
 		if r.DryRun {

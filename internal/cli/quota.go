@@ -3,12 +3,10 @@ package cli
 import (
 	"fmt"
 	"io"
-	"math"
 	"strconv"
-	"strings"
 
 	"github.com/berth-registry/berth/internal/api/admin/wire"
-	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/bytesize"
 	"github.com/spf13/cobra"
 )
 
@@ -46,9 +44,9 @@ func printQuota(w io.Writer, format string, q *wire.Quota) error {
 		warning = "yes"
 	}
 	return printTable(w, []string{"PROJECT", "STORED", "LOGICAL", "ARTIFACTS", "LIMIT", "USED", "WARN AT", "ARTIFACT LIMIT", "WARNING"},
-		[][]string{{q.Project, registry.FormatBytes(q.Usage.StoredBytes), registry.FormatBytes(q.Usage.LogicalBytes),
-			strconv.FormatInt(q.Usage.Artifacts, 10), limit(q.LimitBytes, registry.FormatBytes),
-			fmt.Sprintf("%.1f%%", q.Usage.Percent), limit(q.WarnBytes, registry.FormatBytes),
+		[][]string{{q.Project, bytesize.Format(q.Usage.StoredBytes), bytesize.Format(q.Usage.LogicalBytes),
+			strconv.FormatInt(q.Usage.Artifacts, 10), limit(q.LimitBytes, bytesize.Format),
+			fmt.Sprintf("%.1f%%", q.Usage.Percent), limit(q.WarnBytes, bytesize.Format),
 			limit(q.ArtifactLimit, func(n int64) string { return strconv.FormatInt(n, 10) }), warning}})
 }
 
@@ -87,10 +85,10 @@ func newQuotaSetCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var s wire.QuotaSettings
 			var err error
-			if s.LimitBytes, err = parseSize(limit); err != nil {
+			if s.LimitBytes, err = bytesize.Parse(limit); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--limit: %w", err)}
 			}
-			if s.WarnBytes, err = parseSize(warn); err != nil {
+			if s.WarnBytes, err = bytesize.Parse(warn); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--warn: %w", err)}
 			}
 			if artifacts < 0 {
@@ -136,37 +134,4 @@ func newQuotaDeleteCommand() *cobra.Command {
 	}
 	r = addRemoteFlags(cmd)
 	return cmd
-}
-
-// sizeUnits are the multipliers parseSize knows, by lower-case suffix.
-var sizeUnits = map[string]float64{
-	"": 1, "b": 1,
-	"k": 1 << 10, "kib": 1 << 10, "kb": 1e3,
-	"m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
-	"g": 1 << 30, "gib": 1 << 30, "gb": 1e9,
-	"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
-	"p": 1 << 50, "pib": 1 << 50, "pb": 1e15,
-}
-
-// parseSize reads a size such as "10GiB", "1.5 GB", "512" (bytes) or
-// "none" (0).
-func parseSize(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	if t == "none" || t == "" {
-		return 0, nil
-	}
-	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	num, unit := t, ""
-	if i >= 0 {
-		num, unit = t[:i], strings.TrimSpace(t[i:])
-	}
-	mult, ok := sizeUnits[unit]
-	if !ok || num == "" {
-		return 0, fmt.Errorf("size %q: want a number with an optional unit (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)", s)
-	}
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || v < 0 || v*mult > math.MaxInt64/2 {
-		return 0, fmt.Errorf("size %q: not a usable number", s)
-	}
-	return int64(math.Round(v * mult)), nil
 }

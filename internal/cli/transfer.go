@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/berth-registry/berth/internal/bytesize"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/server"
@@ -131,7 +132,7 @@ func runTransfer(cmd *cobra.Command, from, to transferEnds, workers int, output 
 
 func printProgress(w io.Writer, r transfer.Report) {
 	fmt.Fprintf(w, "  %-8s blobs %d/%d (%s copied of %s), manifests %d, tags %d, users %d, projects %d, robots %d, audit events %d\n",
-		r.Phase, r.Blobs, r.BlobsTotal, humanBytes(r.BytesCopied), humanBytes(r.BytesTotal), r.Manifests, r.Tags,
+		r.Phase, r.Blobs, r.BlobsTotal, bytesize.Format(r.BytesCopied), bytesize.Format(r.BytesTotal), r.Manifests, r.Tags,
 		r.Users, r.Projects, r.Robots, r.AuditEvents)
 }
 
@@ -142,24 +143,11 @@ func printTransfer(w io.Writer, output string, r transfer.Report) error {
 		return enc.Encode(r)
 	}
 	_, err := fmt.Fprintf(w, "repositories %d\nblobs        %d (%d copied, %s; %d already there)\nlinks        %d\nleases       %d\nmanifests    %d\ntags         %d\n",
-		r.Repositories, r.Blobs, r.BlobsCopied, humanBytes(r.BytesCopied), r.Blobs-r.BlobsCopied, r.Links, r.Leases, r.Manifests, r.Tags)
+		r.Repositories, r.Blobs, r.BlobsCopied, bytesize.Format(r.BytesCopied), r.Blobs-r.BlobsCopied, r.Links, r.Leases, r.Manifests, r.Tags)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprintf(w, "users        %d\nprojects     %d (%d members)\nrobots       %d\naudit events %d\n",
 		r.Users, r.Projects, r.Members, r.Robots, r.AuditEvents)
 	return err
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

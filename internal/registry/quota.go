@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-registry/berth/internal/access"
+	"github.com/berth-registry/berth/internal/bytesize"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/opencontainers/go-digest"
@@ -141,8 +142,8 @@ func (s *Service) quotaTx(ctx context.Context, tx meta.Querier, project string, 
 func overQuota(q *meta.Quota, u meta.Usage, d quotaDelta) error {
 	if q.LimitBytes > 0 && d.stored > 0 && u.StoredBytes+d.stored > q.LimitBytes {
 		return errdefs.Denied("quota exceeded for project %q: storing %s would bring %s to %s, over the %s limit",
-			q.Project, FormatBytes(d.stored), FormatBytes(u.StoredBytes), FormatBytes(u.StoredBytes+d.stored),
-			FormatBytes(q.LimitBytes))
+			q.Project, bytesize.Format(d.stored), bytesize.Format(u.StoredBytes), bytesize.Format(u.StoredBytes+d.stored),
+			bytesize.Format(q.LimitBytes))
 	}
 	if q.ArtifactLimit > 0 && d.artifacts > 0 && u.Artifacts+d.artifacts > q.ArtifactLimit {
 		return errdefs.Denied("quota exceeded for project %q: %d more artifact(s) would bring %d to %d, over the limit of %d artifacts",
@@ -154,7 +155,7 @@ func overQuota(q *meta.Quota, u meta.Usage, d quotaDelta) error {
 // warnQuota logs and audits a project crossing its warning threshold.
 func (s *Service) warnQuota(ctx context.Context, tx meta.Querier, q *meta.Quota, stored int64) error {
 	msg := fmt.Sprintf("project %q stores %s, at or over its warning threshold of %s (limit %s)",
-		q.Project, FormatBytes(stored), FormatBytes(q.WarnBytes), limitText(q.LimitBytes))
+		q.Project, bytesize.Format(stored), bytesize.Format(q.WarnBytes), limitText(q.LimitBytes))
 	s.log.WarnContext(ctx, "storage quota warning threshold crossed", "project", q.Project,
 		"stored_bytes", stored, "warn_bytes", q.WarnBytes, "limit_bytes", q.LimitBytes)
 	p := access.PrincipalFrom(ctx)
@@ -168,7 +169,7 @@ func limitText(n int64) string {
 	if n <= 0 {
 		return "none"
 	}
-	return FormatBytes(n)
+	return bytesize.Format(n)
 }
 
 // blobQuotaTx checks, inside tx, linking blob dgst of size bytes into a
@@ -267,7 +268,7 @@ func (s *Service) uploadOverQuota(ctx context.Context, repo string, size, left i
 		return err
 	}
 	return errdefs.Denied("quota exceeded for project %q: this upload has received %s, more than the %s left under the %s limit",
-		q.Project, FormatBytes(size), FormatBytes(left), FormatBytes(q.LimitBytes))
+		q.Project, bytesize.Format(size), bytesize.Format(left), bytesize.Format(q.LimitBytes))
 }
 
 // refusedAfterCommit records a blob whose bytes were committed but whose
@@ -338,20 +339,3 @@ var projectStorage = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 // QuotaMetrics returns the collector of berth_project_storage_bytes, for
 // the server to register.
 func QuotaMetrics() prometheus.Collector { return projectStorage }
-
-// FormatBytes prints n bytes in binary units with one decimal, e.g.
-// "95.3 MiB" ("512 B" under a KiB).
-func FormatBytes(n int64) string {
-	const unit = 1024
-	if n < unit && n > -unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	v := float64(n)
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	i := -1
-	for (v >= unit || v <= -unit) && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/berth-registry/berth/internal/access"
 	"github.com/berth-registry/berth/internal/api/admin/wire"
+	"github.com/berth-registry/berth/internal/bytesize"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
@@ -48,8 +49,8 @@ func (h *Handler) putQuota(w http.ResponseWriter, r *http.Request, p access.Prin
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	detail = fmt.Sprintf("limit %s, warn %s, artifacts %d", registry.FormatBytes(in.LimitBytes),
-		registry.FormatBytes(in.WarnBytes), in.ArtifactLimit)
+	detail = fmt.Sprintf("limit %s, warn %s, artifacts %d", bytesize.Format(in.LimitBytes),
+		bytesize.Format(in.WarnBytes), in.ArtifactLimit)
 	if err := quotaAdmin(p); err != nil {
 		return err
 	}

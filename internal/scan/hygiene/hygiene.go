@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/berth-registry/berth/internal/bytesize"
 	"github.com/berth-registry/berth/internal/scan"
 	"github.com/berth-registry/berth/internal/vuln"
 )
@@ -56,7 +57,7 @@ func Check(in Input, opts Options) []scan.Finding {
 		add(RuleRunsAsRoot, vuln.SeverityMedium, fmt.Sprintf("The image runs as root (USER %s)", in.User))
 	}
 	if in.Size > opts.MaxSize {
-		add(RuleLargeImage, vuln.SeverityLow, fmt.Sprintf("The image is %s, more than the %s limit", humanBytes(in.Size), humanBytes(opts.MaxSize)))
+		add(RuleLargeImage, vuln.SeverityLow, fmt.Sprintf("The image is %s, more than the %s limit", bytesize.Format(in.Size), bytesize.Format(opts.MaxSize)))
 	}
 	for _, t := range in.Tags {
 		if t == "latest" {
@@ -66,17 +67,4 @@ func Check(in Input, opts Options) []scan.Finding {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Rule < out[j].Rule })
 	return out
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
