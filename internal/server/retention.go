@@ -32,11 +32,17 @@ func newRetention(cfg config.Config, m meta.Store, log *slog.Logger) *run.Servic
 		log.Warn("retention policies are off", "err", err)
 		return nil
 	}
-	// Every process watches for runs whose process died (a restart of
-	// this one included), so they are marked interrupted within seconds
-	// rather than at the next minute's job; stopRetention ends it.
-	svc.WatchStale()
 	return svc
+}
+
+// watchStaleRuns starts, once the server runs, the watch for retention
+// runs whose process died (a restart of this one included), so they are
+// marked interrupted within seconds rather than at the next minute's job;
+// stopRetention ends it. A Server built and never run polls nothing.
+func (s *Server) watchStaleRuns() {
+	if s.access != nil && s.access.retention != nil {
+		s.access.retention.WatchStale()
+	}
 }
 
 // retentionTasks is the once-a-minute retention job (scheduled runs,

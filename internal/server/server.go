@@ -203,6 +203,7 @@ func (s *Server) Run(ctx context.Context, started func(addr net.Addr)) error {
 		ln.Close()
 		return err
 	}
+	s.watchStaleRuns()
 	// Access control's background work (key rotation, the audit writer)
 	// stops after the HTTP server, so the last requests' events are written.
 	defer s.access.run(context.WithoutCancel(ctx))()
