@@ -17,9 +17,12 @@ const (
 	codeNoSuchUpload       = "NoSuchUpload"
 	codeNoSuchBucket       = "NoSuchBucket"
 	codePreconditionFailed = "PreconditionFailed"
-	codeInvalidPart        = "InvalidPart"
-	codeInvalidPartOrder   = "InvalidPartOrder"
-	codeSHA256Mismatch     = "XAmzContentSHA256Mismatch"
+	// codeExistingObjectIsDirectory is versitygw's answer when a PUT races
+	// the removal of an emptied directory on its posix backend.
+	codeExistingObjectIsDirectory = "ExistingObjectIsDirectory"
+	codeInvalidPart               = "InvalidPart"
+	codeInvalidPartOrder          = "InvalidPartOrder"
+	codeSHA256Mismatch            = "XAmzContentSHA256Mismatch"
 )
 
 // credentialCodes are the error codes of a server that does not accept

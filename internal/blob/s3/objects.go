@@ -49,10 +49,25 @@ func (s *Store) putBytes(ctx context.Context, key string, body []byte, opts mini
 
 // putSigned writes body to key with sha256Hex, the sha256 of body, as its
 // signed payload hash; the server refuses a body that does not match.
+//
+// Servers that keep objects as files (versitygw's posix backend) remove a
+// directory once its last object is deleted, and a PUT that creates the
+// same directory at that moment can fail with ExistingObjectIsDirectory
+// (seen when one upload's objects were cleaned up as another started). No
+// object is written by the failed PUT, so it is tried again, a few times.
 func (s *Store) putSigned(ctx context.Context, key string, body []byte, sha256Hex string, opts minio.PutObjectOptions) (string, error) {
 	opts.DisableContentSha256 = true // no aws-chunked streaming: the hash is given
-	info, err := s.core.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(body), int64(len(body)), "", sha256Hex, opts)
-	return info.ETag, err
+	for attempt := 1; ; attempt++ {
+		info, err := s.core.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(body), int64(len(body)), "", sha256Hex, opts)
+		if err == nil || errCode(err) != codeExistingObjectIsDirectory || attempt == 4 {
+			return info.ETag, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(time.Duration(attempt) * 10 * time.Millisecond):
+		}
+	}
 }
 
 // headIndex reads the index object of dgst (one HEAD) and caches what it
