@@ -108,6 +108,39 @@ type Scan struct {
 	// may be before `berth vulndb status` reports the data as stale.
 	// Default 72h.
 	MaxDBAge time.Duration `koanf:"max_db_age" yaml:"max_db_age"`
+	// Enabled runs scanners in this process (scan jobs, re-matching,
+	// scheduled rescans, data sync). The pull gate applies whatever it is.
+	// Default true.
+	Enabled bool `koanf:"enabled" yaml:"enabled"`
+	// Workers is how many scans run at once in this process. Default 2.
+	Workers int `koanf:"workers" yaml:"workers"`
+	// Scanner is "builtin" (default) or "harbor" (an external scanner
+	// behind the Harbor pluggable scanner adapter API at HarborURL).
+	Scanner string `koanf:"scanner" yaml:"scanner"`
+	// HarborURL is the adapter's base URL ("http://trivy-adapter:8080").
+	HarborURL string `koanf:"harbor_url" yaml:"harbor_url"`
+	// HarborAuth is the Authorization header value sent to the adapter
+	// ("Bearer …"), "" for none.
+	HarborAuth string `koanf:"harbor_auth" yaml:"harbor_auth"`
+	// RegistryURL is the URL an external scanner pulls from, the registry
+	// as the adapter reaches it. Default: derived from the listen address.
+	RegistryURL string `koanf:"registry_url" yaml:"registry_url"`
+	// Rescan is how often every scanned artifact is scanned again (layers
+	// read anew); 0 (default) never: new vulnerability data is applied by
+	// re-matching stored inventories without a rescan.
+	Rescan time.Duration `koanf:"rescan" yaml:"rescan"`
+	// SyncURL is an HTTP(S) URL of OSV data (an all.zip export or an OSV
+	// JSON file) imported every SyncInterval; "" for none.
+	SyncURL string `koanf:"sync_url" yaml:"sync_url"`
+	// SyncArtifact is a "repository:tag" in this registry whose layers hold
+	// OSV data (zip or JSON), imported every SyncInterval when the tag
+	// moves; "" for none.
+	SyncArtifact string `koanf:"sync_artifact" yaml:"sync_artifact"`
+	// SyncInterval is how often the sync sources are checked. Default 1h.
+	SyncInterval time.Duration `koanf:"sync_interval" yaml:"sync_interval"`
+	// MaxImageSize is the stored size above which an image gets the
+	// large-image hygiene finding. Default 1 GiB.
+	MaxImageSize int64 `koanf:"max_image_size" yaml:"max_image_size"`
 }
 
 // GC configures online garbage collection (package gc): blobs that no
@@ -345,7 +378,7 @@ func Default() Config {
 		},
 		Audit:     Audit{Retention: 2160 * time.Hour},
 		GC:        GC{Enabled: true, Interval: 24 * time.Hour, Grace: time.Hour},
-		Scan:      Scan{MaxDBAge: 72 * time.Hour},
+		Scan:      Scan{MaxDBAge: 72 * time.Hour, Enabled: true, Workers: 2, Scanner: "builtin", SyncInterval: time.Hour, MaxImageSize: 1 << 30},
 		Retention: RetentionConfig{PullFlush: 30 * time.Second, Enabled: true, RestoreWindow: 168 * time.Hour},
 	}
 }
@@ -528,6 +561,7 @@ func (c *Config) Validate() error {
 		"gc.grace":                  c.GC.Grace,
 		"retention.restore_window":  c.Retention.RestoreWindow,
 		"scan.max_db_age":           c.Scan.MaxDBAge,
+		"scan.sync_interval":        c.Scan.SyncInterval,
 		"retention.pull_flush":      c.Retention.PullFlush,
 	}
 	for _, k := range sortedKeys(positive) {
@@ -550,8 +584,31 @@ func (c *Config) Validate() error {
 	if c.HTTP.MaxPageSize <= 0 {
 		bad("http.max_page_size: must be positive")
 	}
+	c.validateScan(bad)
 	c.validateAuth(bad)
 	return errors.Join(errs...)
+}
+
+// validateScan checks the scanning settings.
+func (c *Config) validateScan(bad func(format string, args ...any)) {
+	switch c.Scan.Scanner {
+	case "builtin":
+	case "harbor":
+		if c.Scan.HarborURL == "" {
+			bad("scan.harbor_url: required when scan.scanner is harbor")
+		}
+	default:
+		bad("scan.scanner: %q is not builtin or harbor", c.Scan.Scanner)
+	}
+	if c.Scan.Workers <= 0 {
+		bad("scan.workers: must be positive")
+	}
+	if c.Scan.Rescan < 0 {
+		bad("scan.rescan: must be 0 (never) or a positive duration")
+	}
+	if c.Scan.MaxImageSize <= 0 {
+		bad("scan.max_image_size: must be positive")
+	}
 }
 
 // validateAuth checks the access-control settings.
