@@ -129,7 +129,18 @@ func (s *Service) PutManifest(ctx context.Context, p ManifestPut) (res *Manifest
 	if err != nil {
 		return nil, err
 	}
+	if hook := s.onPut.Load(); hook != nil {
+		(*hook)(ctx, p.Repository, dgst)
+	}
 	return &ManifestPushed{Digest: dgst, Subject: row.Subject, Tags: tags, Previous: previous}, nil
+}
+
+// OnManifestPut sets fn to be called after each manifest push commits,
+// with the repository and the manifest's digest (scan on push uses it). fn
+// runs on the pushing request's goroutine, so it must be quick and must not
+// fail the push. Set it before serving.
+func (s *Service) OnManifestPut(fn func(ctx context.Context, repo string, dgst digest.Digest)) {
+	s.onPut.Store(&fn)
 }
 
 // checkTagMoves refuses (ErrDenied) to move an immutable tag of tags to

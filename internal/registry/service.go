@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/internal/blob"
@@ -70,6 +71,8 @@ type Service struct {
 	// gc is the metadata store's garbage collection fence, nil if it has
 	// none (then blobs are never collected and need no fence).
 	gc meta.Collector
+	// onPut is called after a manifest push commits (OnManifestPut).
+	onPut atomic.Pointer[func(ctx context.Context, repo string, dgst digest.Digest)]
 }
 
 // New returns a Service over the given stores.

@@ -27,6 +27,7 @@ import (
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scanner"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -42,6 +43,7 @@ type Server struct {
 	svc     *registry.Service
 	access  *accessParts
 	queue   *jobs.Queue
+	scanner *scanner.Service
 	http    *http.Server
 	ready   atomic.Bool
 }
@@ -60,6 +62,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 	s.meta, s.blobs = s.backend.Meta, s.backend.Blobs
 	s.svc = newRegistry(cfg, s.meta, s.blobs, log)
+	s.scanner = newScanner(cfg, s.meta, s.svc, log)
 	if s.access, err = newAccess(ctx, cfg, s.meta, log); err != nil {
 		return nil, err
 	}
@@ -93,7 +96,7 @@ func newRegistry(cfg config.Config, m meta.Store, b blob.Store, log *slog.Logger
 
 // tasks are the periodic background jobs.
 func (s *Server) tasks() []jobs.Periodic {
-	return append(append(s.gcTasks(), s.retentionTasks()...), jobs.Periodic{
+	return append(append(append(s.gcTasks(), s.retentionTasks()...), s.scanTasks()...), jobs.Periodic{
 		Name:     "expire-uploads",
 		Interval: s.cfg.Uploads.ExpiryInterval,
 		Run: func(ctx context.Context) error {
@@ -133,14 +136,19 @@ func (s *Server) newHTTPServer(ctx context.Context) (*http.Server, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(newStoreCollector(s.meta, 10*time.Second), gcMetrics, retentionMetrics)
 	reg.MustRegister(registry.QuotaMetrics())
+	reg.MustRegister(scanner.Collectors()...)
 	metrics := api.NewMetrics(reg)
 
 	mux := http.NewServeMux()
-	v2 := oci.New(s.svc, oci.Options{
+	v2opts := oci.Options{
 		MaxPageSize: s.cfg.HTTP.MaxPageSize,
 		Guard:       s.access.guard,
 		Audit:       s.access.audit.Record,
-	})
+	}
+	if s.scanner != nil {
+		v2opts.PullGate = s.scanner.Gate
+	}
+	v2 := oci.New(s.svc, v2opts)
 	if err := s.access.routes(ctx, s.cfg, mux, s.log); err != nil {
 		return nil, err
 	}
@@ -208,6 +216,7 @@ func (s *Server) Run(ctx context.Context, started func(addr net.Addr)) error {
 	// stops after the HTTP server, so the last requests' events are written.
 	defer s.access.run(context.WithoutCancel(ctx))()
 	defer s.startPullFlusher(ctx)()
+	defer s.startScanners(ctx)()
 	if s.cfg.DebugAddr != "" {
 		stop, err := serveDebug(s.cfg.DebugAddr, s.log)
 		if err != nil {

@@ -37,6 +37,11 @@ type Options struct {
 	// Audit records registry events (pulls, pushes, deletes); nil records
 	// nothing.
 	Audit func(ctx context.Context, e meta.AuditEvent)
+	// PullGate, when set, decides whether a manifest GET of m from repo may
+	// go ahead (HEAD requests are not gated: they transfer no content); an
+	// error is sent instead of the manifest (the vulnerability gate answers
+	// DENIED).
+	PullGate func(ctx context.Context, repo string, m *meta.Manifest) error
 }
 
 // Handler serves /v2/.

@@ -20,6 +20,11 @@ func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, rt route) 
 	if err != nil {
 		return err
 	}
+	if !head && h.opts.PullGate != nil {
+		if err := h.opts.PullGate(r.Context(), rt.name, m); err != nil {
+			return err
+		}
+	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", m.MediaType)
 	hdr.Set("Docker-Content-Digest", m.Digest.String())

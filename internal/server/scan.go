@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/berth-registry/berth/internal/config"
+	"github.com/berth-registry/berth/internal/jobs"
+	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scanner"
+)
+
+// Scanning's periodic work: re-matching is frequent so that new
+// vulnerability data (imported by `berth vulndb import` in another process,
+// or synced) reaches stored reports within a minute; the sweep for
+// unscanned artifacts, rescans and orphaned reports is cheaper to do less
+// often.
+const (
+	scanRematchInterval  = 30 * time.Second
+	scanMaintainInterval = 10 * time.Minute
+)
+
+// newScanner builds the scanning service and hooks it into pushes, or
+// returns nil (scan routes answer 503, the gate lets everything through)
+// when the store cannot keep scan reports.
+func newScanner(cfg config.Config, m meta.Store, reg *registry.Service, log *slog.Logger) *scanner.Service {
+	svc, err := scanner.New(scanner.Config{
+		Store: m, Registry: reg, Workers: cfg.Scan.Workers, MaxDBAge: cfg.Scan.MaxDBAge,
+		MaxImageSize: cfg.Scan.MaxImageSize, ToolVersion: toolVersion(), Namespace: cfg.ExternalURL,
+		PushSBOMs: true, Rescan: cfg.Scan.Rescan, Logger: log.With("component", "scanner"),
+	})
+	if err != nil {
+		log.Warn("scanning is off", "err", err)
+		return nil
+	}
+	if cfg.Scan.Enabled {
+		reg.OnManifestPut(svc.OnPush)
+	}
+	return svc
+}
+
+// scanTasks are the periodic scanning jobs, none when scanning is off in
+// this process.
+func (s *Server) scanTasks() []jobs.Periodic {
+	if s.scanner == nil || !s.cfg.Scan.Enabled {
+		return nil
+	}
+	svc := s.scanner
+	return []jobs.Periodic{
+		{Name: "scan-rematch", Interval: scanRematchInterval, Timeout: 30 * time.Minute, Run: func(ctx context.Context) error {
+			_, err := svc.Rematch(ctx, nil)
+			return err
+		}},
+		{Name: "scan-maintain", Interval: scanMaintainInterval, Timeout: time.Hour, Run: svc.Maintain},
+	}
+}
+
+// startScanners runs this process's scan workers until the returned stop
+// is called (at shutdown, after the HTTP server stopped).
+func (s *Server) startScanners(ctx context.Context) (stop func()) {
+	if s.scanner == nil || !s.cfg.Scan.Enabled {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.scanner.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// toolVersion is the version SBOMs name Berth by: the main module's
+// version from the build information ("(devel)" in a source build).
+func toolVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
