@@ -162,6 +162,10 @@ func (s *Service) scanOne(ctx context.Context, j meta.ScanJob, res *meta.ScanRes
 	var result *Result
 	if s.cfg.External != nil {
 		if result, err = s.cfg.External.Scan(ctx, j.Repository, j.Digest, m.MediaType); err != nil {
+			if errors.Is(err, errdefs.ErrUnsupported) {
+				res.Status = meta.ScanUnsupported
+				return nil
+			}
 			return err
 		}
 	} else {

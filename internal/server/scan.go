@@ -2,14 +2,19 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"strings"
 	"runtime/debug"
 	"time"
 
+	"github.com/berth-registry/berth/internal/access"
+	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/jobs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
+	"github.com/berth-registry/berth/internal/scan/harbor"
 	"github.com/berth-registry/berth/internal/scanner"
 )
 
@@ -26,20 +31,62 @@ const (
 // newScanner builds the scanning service and hooks it into pushes, or
 // returns nil (scan routes answer 503, the gate lets everything through)
 // when the store cannot keep scan reports.
-func newScanner(cfg config.Config, m meta.Store, reg *registry.Service, log *slog.Logger) *scanner.Service {
+func newScanner(cfg config.Config, m meta.Store, reg *registry.Service, tokens *auth.TokenService, log *slog.Logger) (*scanner.Service, error) {
+	var ext scanner.External
+	if cfg.Scan.Scanner == "harbor" {
+		var err error
+		if ext, err = newHarborScanner(cfg, tokens, log); err != nil {
+			return nil, err
+		}
+	}
 	svc, err := scanner.New(scanner.Config{
-		Store: m, Registry: reg, Workers: cfg.Scan.Workers, MaxDBAge: cfg.Scan.MaxDBAge,
+		Store: m, Registry: reg, External: ext, Workers: cfg.Scan.Workers, MaxDBAge: cfg.Scan.MaxDBAge,
 		MaxImageSize: cfg.Scan.MaxImageSize, ToolVersion: toolVersion(), Namespace: cfg.ExternalURL,
 		PushSBOMs: true, Rescan: cfg.Scan.Rescan, Logger: log.With("component", "scanner"),
 	})
 	if err != nil {
 		log.Warn("scanning is off", "err", err)
-		return nil
+		return nil, nil
 	}
 	if cfg.Scan.Enabled {
 		reg.OnManifestPut(svc.OnPush)
 	}
-	return svc
+	return svc, nil
+}
+
+// newHarborScanner builds the external scanner of scan.scanner: harbor.
+// The adapter pulls with a registry token for ExternalScannerName that
+// grants pull on the one repository it scans, for the token TTL; those
+// pulls skip the vulnerability gate.
+func newHarborScanner(cfg config.Config, tokens *auth.TokenService, log *slog.Logger) (scanner.External, error) {
+	client, err := harbor.New(cfg.Scan.HarborURL, harbor.Options{
+		Authorization: cfg.Scan.HarborAuth, Logger: log.With("component", "scanner-adapter"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan.harbor_url: %w", err)
+	}
+	registryURL := cfg.Scan.RegistryURL
+	if registryURL == "" {
+		registryURL = cfg.ExternalURL
+	}
+	if registryURL == "" {
+		scheme := "http://"
+		if cfg.TLS.Enabled() {
+			scheme = "https://"
+		}
+		registryURL = scheme + cfg.Addr
+	}
+	return scanner.NewHarbor(scanner.HarborConfig{
+		Client: client, RegistryURL: strings.TrimSuffix(registryURL, "/"),
+		Authorize: func(ctx context.Context, repo string) (string, error) {
+			tok, _, _, err := tokens.Issue(ctx, scanner.ExternalScannerName, access.RobotKind,
+				[]auth.ResourceActions{{Type: "repository", Name: repo, Actions: []string{"pull"}}})
+			if err != nil {
+				return "", err
+			}
+			return "Bearer " + tok, nil
+		},
+	}), nil
 }
 
 // scanTasks are the periodic scanning jobs, none when scanning is off in

@@ -62,8 +62,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	}
 	s.meta, s.blobs = s.backend.Meta, s.backend.Blobs
 	s.svc = newRegistry(cfg, s.meta, s.blobs, log)
-	s.scanner = newScanner(cfg, s.meta, s.svc, log)
 	if s.access, err = newAccess(ctx, cfg, s.meta, log); err != nil {
+		return nil, err
+	}
+	if s.scanner, err = newScanner(cfg, s.meta, s.svc, s.access.tokens, log); err != nil {
 		return nil, err
 	}
 	s.access.promoter = s.svc
