@@ -157,19 +157,21 @@ type ScanStore interface {
 	// report gets a queued one. With force, a digest whose report is not
 	// queued or running is queued again (its result stays readable until
 	// the new one replaces it); without force it is left alone. A queued
-	// report takes the request's repository. It returns how many reports
-	// it queued (new or again).
+	// report takes the request's repository (one queued already keeps its
+	// place in the queue); one queued again starts with Attempts 0. It
+	// returns how many reports it queued (new or again).
 	QueueScans(ctx context.Context, reqs []ScanRequest, force bool, at time.Time) (int, error)
 	// ClaimScans marks up to n reports running for owner until
 	// now+lease, oldest queued first, and returns them: queued ones, and
-	// running ones whose lease lapsed (a scanner that died). Attempts grows
-	// by one with each claim. On PostgreSQL two replicas never claim the
-	// same report.
+	// running ones whose lease lapsed (LeaseUntil at or before now: a
+	// scanner that died). Attempts grows by one with each claim. On
+	// PostgreSQL two replicas never claim the same report.
 	ClaimScans(ctx context.Context, owner string, n int, lease time.Duration, now time.Time) ([]ScanJob, error)
 	// FinishScan stores r for a report owner holds running: status,
-	// result, summary and generation replace the old ones. ErrConflict if
-	// the report is not running for r.Owner; ErrInvalid for a status that
-	// is not final.
+	// result, summary and generation replace the old ones (FinishedAt is
+	// now when zero; an empty Inventory or Report is stored as none), and
+	// the claim ends. ErrConflict if the report is not running for r.Owner
+	// (or does not exist); ErrInvalid for a status that is not final.
 	FinishScan(ctx context.Context, r ScanResult) error
 	// GetScanReport returns the report of dgst, with Inventory and Report
 	// when withData; ErrNotFound if there is none.
@@ -187,8 +189,10 @@ type ScanStore interface {
 	// report, each with one repository storing it.
 	UnscannedManifests(ctx context.Context, after digest.Digest, limit int) ([]ScanRequest, error)
 	// RequeueScans queues again up to limit done or failed reports that
-	// finished before before, or whose Scanner is not scanner (when
-	// scanner is not ""), oldest first; it returns how many.
+	// finished before before (when before is not zero), or whose Scanner
+	// is not scanner (when scanner is not ""), oldest first, with Attempts
+	// 0 and their results kept readable as with QueueScans; it returns how
+	// many.
 	RequeueScans(ctx context.Context, before time.Time, scanner string, limit int, at time.Time) (int, error)
 	// DeleteOrphanScanReports removes up to limit reports whose digest no
 	// repository stores any more and that are not running, and returns

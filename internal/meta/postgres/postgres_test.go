@@ -105,9 +105,9 @@ var wantSchema = []string{
 	"table manifest_refs",
 	"table manifests", "table project_members", "table project_quotas", "table projects", "table promotions", "table repositories",
 	"table repository_blobs", "table retention_policies", "table retention_report", "table retention_runs",
-	"table retention_trash", "table robots", "table signing_keys", "table tag_history", "table tags",
-	"table uploads", "table users",
-	"table vuln_affected", "table vuln_generation", "table vuln_records", "table vuln_sources",
+	"table retention_trash", "table robots", "table scan_policies", "table scan_reports", "table signing_keys",
+	"table tag_history", "table tags", "table uploads", "table users",
+	"table vuln_affected", "table vuln_allowlist", "table vuln_generation", "table vuln_records", "table vuln_sources",
 }
 
 func TestMigrationsUpDownUp(t *testing.T) {

@@ -77,8 +77,8 @@ func schemaTables(t *testing.T, db *sql.DB) []string {
 var wantTables = []string{
 	"audit_log", "blob_leases", "blobs", "gc_tombstones", "goose_db_version", "immutability_rules", "manifest_refs", "manifests",
 	"project_members", "project_quotas", "projects", "promotions", "repositories", "repository_blobs", "retention_policies", "retention_report", "retention_runs", "retention_trash", "robots",
-	"signing_keys", "tag_history", "tags", "uploads", "users",
-	"vuln_affected", "vuln_generation", "vuln_records", "vuln_sources",
+	"scan_policies", "scan_reports", "signing_keys", "tag_history", "tags", "uploads", "users",
+	"vuln_affected", "vuln_allowlist", "vuln_generation", "vuln_records", "vuln_sources",
 }
 
 // rawDB opens path as the writer pool does, without a Store.
