@@ -106,28 +106,50 @@ func (s *Service) verdict(ctx context.Context, repo string, m *meta.Manifest, wa
 	return Verdict{Reason: denial(ref, project, threshold, blocking)}
 }
 
-// denial writes the message of a denied pull: how many findings block it,
-// the worst few, and how to get an exception.
+// denial writes the message of a denied pull: how many vulnerabilities
+// block it, the worst few with the packages they affect, and how to get an
+// exception. One advisory hitting several binary packages of one source
+// (libc6, libc-bin, …) counts once.
 func denial(ref, project string, threshold vuln.Severity, blocking []vuln.Finding) string {
 	const named = 3
+	type group struct {
+		f    vuln.Finding
+		pkgs []string
+	}
+	var groups []*group
+	byID := map[string]*group{}
+	for _, f := range blocking {
+		id := displayID(f)
+		g := byID[id]
+		if g == nil {
+			g = &group{f: f}
+			byID[id] = g
+			groups = append(groups, g)
+		}
+		if len(g.pkgs) < 3 {
+			g.pkgs = append(g.pkgs, f.Package.Name+" "+f.Package.Version)
+		} else if len(g.pkgs) == 3 {
+			g.pkgs = append(g.pkgs, "…")
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "pull of %s denied by the vulnerability policy of project %s: %d %s at or above %s: ",
-		ref, project, len(blocking), plural(len(blocking), "vulnerability", "vulnerabilities"), threshold)
-	for i, f := range blocking[:min(named, len(blocking))] {
+		ref, project, len(groups), plural(len(groups), "vulnerability", "vulnerabilities"), threshold)
+	for i, g := range groups[:min(named, len(groups))] {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s (%s, %s %s", displayID(f), f.Severity, f.Package.Name, f.Package.Version)
-		if f.FixedVersion != "" {
-			fmt.Fprintf(&b, ", fixed in %s", f.FixedVersion)
+		fmt.Fprintf(&b, "%s (%s, %s", displayID(g.f), g.f.Severity, strings.Join(g.pkgs, ", "))
+		if g.f.FixedVersion != "" {
+			fmt.Fprintf(&b, ", fixed in %s", g.f.FixedVersion)
 		}
 		b.WriteString(")")
 	}
-	if len(blocking) > named {
-		fmt.Fprintf(&b, " and %d more", len(blocking)-named)
+	if len(groups) > named {
+		fmt.Fprintf(&b, " and %d more", len(groups)-named)
 	}
 	fmt.Fprintf(&b, "; see `berth vulns %s`. For an exception a project admin can run `berth allowlist add --project %s %s --reason ... --expires ...`",
-		ref, project, displayID(blocking[0]))
+		ref, project, displayID(groups[0].f))
 	return b.String()
 }
 

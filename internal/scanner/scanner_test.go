@@ -139,7 +139,7 @@ func (e *env) debianImage(t *testing.T, repo, tag string, extra ...layertest.Fil
 	files := append([]layertest.File{
 		{Path: "etc/os-release", Body: osRelease},
 		{Path: "var/lib/dpkg/status", Body: status},
-		{Path: "root/.aws/credentials", Body: []byte("[default]\naws_access_key_id = AKIAZ7Q3XW5RT2MPL9KD\n")},
+		{Path: "root/.aws/credentials", Body: []byte("[default]\naws_access_key_id = AKIAZ7Q3XW5RT2MPL4KD\n")},
 	}, extra...)
 	layer := ls.Layer(t, layertest.Gzip, files...)
 	desc := ls.Image(t, v1.Image{}, layer)
@@ -245,7 +245,7 @@ func TestScanOnPushRematchAndGate(t *testing.T) {
 	for _, f := range rep.Result.Findings {
 		if f.Kind == "secret" && f.Path == "root/.aws/credentials" {
 			secret = true
-			if strings.Contains(f.Fingerprint, "Z7Q3XW5RT2MPL9KD") || strings.Contains(f.Title, "Z7Q3XW5RT2MPL9KD") {
+			if strings.Contains(f.Fingerprint, "Z7Q3XW5RT2MPL4KD") || strings.Contains(f.Title, "Z7Q3XW5RT2MPL4KD") {
 				t.Errorf("secret finding shows the secret: %+v", f)
 			}
 		}
