@@ -2,16 +2,19 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
 	"time"
 
+	"github.com/berth-registry/berth/internal/bytesize"
 	"github.com/berth-registry/berth/internal/config"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/server"
 	"github.com/berth-registry/berth/internal/vuln/osv"
+	vulnsync "github.com/berth-registry/berth/internal/vuln/sync"
 	"github.com/spf13/cobra"
 )
 
@@ -21,11 +24,11 @@ func newVulnDBCommand() *cobra.Command {
 		Short: "Import and inspect the offline vulnerability database",
 		Long: `Berth matches image packages against vulnerability records in the OSV format
 kept in its own metadata database, so scanning works without internet
-access. Load data with "berth vulndb import" and check its age with
-"berth vulndb status".`,
+access. Load data with "berth vulndb import" (a file) or "berth vulndb sync"
+(a URL), and check its age with "berth vulndb status".`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(newVulnDBImportCommand(), newVulnDBStatusCommand())
+	cmd.AddCommand(newVulnDBImportCommand(), newVulnDBSyncCommand(), newVulnDBStatusCommand())
 	return cmd
 }
 
@@ -96,6 +99,77 @@ Progress goes to stderr; the summary to stdout.`,
 	}
 	flags = addConfigFlags(cmd, flagDataDir, flagMetadata, flagStorage, flagLogLevel)
 	cmd.Flags().StringVar(&source, "source", "", "name the data source is recorded under (default: the file or directory name)")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	return cmd
+}
+
+func newVulnDBSyncCommand() *cobra.Command {
+	var (
+		flags   *configFlags
+		output  string
+		rawURL  string
+		maxSize string
+	)
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Download OSV vulnerability records from a URL and import them",
+		Long: `Download OSV vulnerability data from an HTTP(S) URL (--url, else
+scan.sync_url) and import it as "berth vulndb import" would: a zip archive
+such as osv.dev's per-ecosystem all.zip, or a JSON file holding a record or
+an array of records. The download is streamed to a temporary file (under
+$TMPDIR) of at most --max-size bytes. Records are attributed to the URL
+without its query, fragment or credentials, which is the source name
+"berth vulndb status" shows.
+
+This command always downloads: it keeps no ETag or Last-Modified between
+runs. It does not read scan.sync_artifact, an artifact in the registry.
+
+Progress goes to stderr; the summary to stdout.`,
+		Example: `  berth vulndb sync --url https://osv-vulnerabilities.storage.googleapis.com/Debian/all.zip
+  BERTH_SCAN_SYNC_URL=https://mirror.example/osv/all.zip berth vulndb sync -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			limit, err := bytesize.Parse(maxSize)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("--max-size: %w", err)}
+			}
+			cfg, err := flags.load(cmd)
+			if err != nil {
+				return err
+			}
+			if rawURL == "" {
+				rawURL = cfg.Scan.SyncURL
+			}
+			if rawURL == "" {
+				return &exitError{code: 2, err: errors.New("no URL: pass --url or set scan.sync_url")}
+			}
+			vs, closeStore, err := openVulnStore(cmd, cfg)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			s, err := vulnsync.New(vulnsync.Config{
+				Store: vs, URL: rawURL, MaxBytes: limit, Logger: newLogger(cfg.Log, cmd.ErrOrStderr()),
+			})
+			if err != nil {
+				return err
+			}
+			res, err := s.Sync(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("sync stopped (batches already stored are kept; run it again to finish): %w", err)
+			}
+			if len(res.URL.Reports) == 0 {
+				return errdefs.Unavailable("sync from %s imported nothing", res.URL.Source)
+			}
+			return printImport(cmd.OutOrStdout(), output, res.URL.Reports[0])
+		},
+	}
+	flags = addConfigFlags(cmd, flagDataDir, flagMetadata, flagStorage, flagLogLevel)
+	cmd.Flags().StringVar(&rawURL, "url", "", "HTTP(S) URL of OSV data, a .zip or a JSON file (default: scan.sync_url)")
+	cmd.Flags().StringVar(&maxSize, "max-size", "4GiB", "largest download accepted")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	return cmd
 }

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,6 +95,89 @@ func TestVulnDBImportErrors(t *testing.T) {
 	}
 	if code, _, _ := run(t, "vulndb", "import", "x", "-o", "yaml", "--data-dir", dir); code != 2 {
 		t.Errorf("-o yaml: exit %d, want 2", code)
+	}
+}
+
+func TestVulnDBSync(t *testing.T) {
+	// A zip of the repository's real OSV records, served on 127.0.0.1.
+	paths, err := filepath.Glob("../vuln/testdata/osv/*.json")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no OSV testdata: %v", err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := zw.Create(filepath.Base(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/osv/all.zip" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/zip")
+		_, _ = w.Write(buf.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+
+	code, out, errOut := run(t, "vulndb", "sync", "--url", srv.URL+"/osv/all.zip?key=s3cret", "--data-dir", dir, "-o", "json")
+	if code != 0 {
+		t.Fatalf("vulndb sync: exit %d: %s", code, errOut)
+	}
+	var rep osv.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("sync output %q: %v", out, err)
+	}
+	source := srv.URL + "/osv/all.zip"
+	if rep.Source != source || rep.Added != len(paths) || rep.Data.Records != int64(len(paths)) {
+		t.Errorf("sync report = %+v; want %d added to %s", rep, len(paths), source)
+	}
+	if strings.Contains(errOut, "s3cret") {
+		t.Errorf("stderr shows the URL's query: %s", errOut)
+	}
+
+	// From scan.sync_url, again: nothing new.
+	t.Setenv("BERTH_SCAN_SYNC_URL", srv.URL+"/osv/all.zip")
+	code, out, errOut = run(t, "vulndb", "sync", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "source "+source+": read 4 records: 0 added, 0 replaced, 4 unchanged") {
+		t.Errorf("vulndb sync from config: exit %d: %q %s", code, out, errOut)
+	}
+	code, out, _ = run(t, "vulndb", "status", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, source) {
+		t.Errorf("status after sync: exit %d, %q", code, out)
+	}
+
+	code, _, errOut = run(t, "vulndb", "sync", "--url", srv.URL+"/missing.zip", "--data-dir", dir)
+	if code == 0 || !strings.Contains(errOut, "404") {
+		t.Errorf("sync of a missing file: exit %d, %q", code, errOut)
+	}
+	t.Setenv("BERTH_SCAN_SYNC_URL", "")
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"no URL", nil},
+		{"bad max size", []string{"--url", srv.URL, "--max-size", "lots"}},
+		{"bad output", []string{"--url", srv.URL, "-o", "yaml"}},
+	}
+	for _, tt := range tests {
+		code, _, errOut := run(t, append([]string{"vulndb", "sync", "--data-dir", dir}, tt.args...)...)
+		if code != 2 {
+			t.Errorf("%s: exit %d (%s); want 2", tt.name, code, errOut)
+		}
 	}
 }
 
