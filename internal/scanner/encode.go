@@ -24,7 +24,7 @@ func codecs() (*zstd.Encoder, *zstd.Decoder) {
 	encOnce.Do(func() {
 		// Neither fails with these options; a nil codec would panic below
 		// and is a programming error.
-		enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+		enc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 		dec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(256<<20))
 	})
 	return enc, dec

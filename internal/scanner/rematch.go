@@ -3,6 +3,9 @@ package scanner
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-registry/berth/internal/meta"
@@ -11,8 +14,10 @@ import (
 )
 
 // rematchBatch is how many stored inventories one re-match step reads,
-// matches and writes back.
-const rematchBatch = 500
+// matches and writes back: large enough that the packages images share
+// are looked up once per batch (the matcher decides each distinct package
+// once per call), small enough to keep a batch in tens of megabytes.
+const rematchBatch = 2000
 
 // RematchStats says what a re-match pass did.
 type RematchStats struct {
@@ -73,20 +78,23 @@ func (s *Service) Rematch(ctx context.Context, progress func(RematchStats)) (Rem
 // rematchBatch re-matches one batch of reports: one MatchMany over every
 // platform of every report, one store write.
 func (s *Service) rematchBatch(ctx context.Context, gen int64, reports []meta.ScanReport, st *RematchStats) error {
-	invs := make([]*storedInventory, 0, len(reports))
+	// Decoding and encoding are most of the CPU a re-match costs besides
+	// matching; they run on every core.
+	invs := make([]*storedInventory, len(reports))
+	errs := make([]error, len(reports))
+	parallel(len(reports), func(i int) { invs[i], errs[i] = decodeInventory(reports[i].Inventory) })
 	var all [][]vuln.Package
-	for _, r := range reports {
-		inv, err := decodeInventory(r.Inventory)
-		if err != nil {
+	for k, inv := range invs {
+		if errs[k] != nil {
 			// An inventory this version cannot read is rescanned instead.
-			s.log.WarnContext(ctx, "re-match: stored inventory unreadable, queueing a rescan", "digest", r.Digest, "err", err)
+			r := reports[k]
+			s.log.WarnContext(ctx, "re-match: stored inventory unreadable, queueing a rescan", "digest", r.Digest, "err", errs[k])
 			if _, err := s.scans.QueueScans(ctx, []meta.ScanRequest{{Digest: r.Digest, Repository: r.Repository}}, true, s.now()); err != nil {
 				return err
 			}
-			invs = append(invs, nil)
+			invs[k] = nil
 			continue
 		}
-		invs = append(invs, inv)
 		for _, res := range inv.Results {
 			all = append(all, res.Packages)
 		}
@@ -95,24 +103,41 @@ func (s *Service) rematchBatch(ctx context.Context, gen int64, reports []meta.Sc
 	if err != nil {
 		return fmt.Errorf("re-match: %w", err)
 	}
-	updates := make([]meta.ScanRematch, 0, len(reports))
+	// found is in platform order; start[k] is where report k's begin.
+	start := make([]int, len(invs))
 	i := 0
 	for k, inv := range invs {
-		if inv == nil {
-			continue
+		start[k] = i
+		if inv != nil {
+			i += len(inv.Results)
 		}
-		n := len(inv.Results)
-		res := buildResult(inv, found[i:i+n])
-		i += n
+	}
+	ups := make([]*meta.ScanRematch, len(invs))
+	parallel(len(invs), func(k int) {
+		inv := invs[k]
+		if inv == nil {
+			return
+		}
+		res := buildResult(inv, found[start[k]:start[k]+len(inv.Results)])
 		body, err := encode(res)
 		if err != nil {
-			return err
+			errs[k] = err
+			return
 		}
-		sum := summarize(res)
-		if sum != reports[k].Summary {
+		ups[k] = &meta.ScanRematch{Digest: reports[k].Digest, Generation: gen, Summary: summarize(res), Report: body}
+	})
+	updates := make([]meta.ScanRematch, 0, len(reports))
+	for k, u := range ups {
+		if u == nil {
+			if invs[k] != nil {
+				return errs[k]
+			}
+			continue
+		}
+		if u.Summary != reports[k].Summary {
 			st.Changed++
 		}
-		updates = append(updates, meta.ScanRematch{Digest: reports[k].Digest, Generation: gen, Summary: sum, Report: body})
+		updates = append(updates, *u)
 	}
 	n, err := s.scans.RematchScans(ctx, updates)
 	if err != nil {
@@ -120,4 +145,23 @@ func (s *Service) rematchBatch(ctx context.Context, gen int64, reports []meta.Sc
 	}
 	st.Reports += n
 	return nil
+}
+
+// parallel runs fn(0..n-1) on every core and waits.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -2,10 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/berth-registry/berth/internal/access"
@@ -16,6 +17,7 @@ import (
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scan/harbor"
 	"github.com/berth-registry/berth/internal/scanner"
+	vulnsync "github.com/berth-registry/berth/internal/vuln/sync"
 )
 
 // Scanning's periodic work: re-matching is frequent so that new
@@ -96,13 +98,49 @@ func (s *Server) scanTasks() []jobs.Periodic {
 		return nil
 	}
 	svc := s.scanner
-	return []jobs.Periodic{
+	tasks := []jobs.Periodic{
 		{Name: "scan-rematch", Interval: scanRematchInterval, Timeout: 30 * time.Minute, Run: func(ctx context.Context) error {
 			_, err := svc.Rematch(ctx, nil)
 			return err
 		}},
 		{Name: "scan-maintain", Interval: scanMaintainInterval, Timeout: time.Hour, Run: svc.Maintain},
 	}
+	if sync := s.vulnSync; sync != nil {
+		tasks = append(tasks, jobs.Periodic{Name: "vulndb-sync", Interval: s.cfg.Scan.SyncInterval, Timeout: 2 * time.Hour,
+			Run: func(ctx context.Context) error {
+				res, err := sync.Sync(ctx)
+				if res.Changed() {
+					// Apply the new data now rather than at the next
+					// re-match tick.
+					if _, rerr := svc.Rematch(ctx, nil); rerr != nil {
+						err = errors.Join(err, rerr)
+					}
+				}
+				return err
+			}})
+	}
+	return tasks
+}
+
+// newVulnSync builds the vulnerability data sync of scan.sync_url and
+// scan.sync_artifact, nil when neither is set; a bad source is a startup
+// error.
+func newVulnSync(cfg config.Config, m meta.Store, reg *registry.Service, log *slog.Logger) (*vulnsync.Syncer, error) {
+	if cfg.Scan.SyncURL == "" && cfg.Scan.SyncArtifact == "" {
+		return nil, nil
+	}
+	vs, ok := meta.VulnOf(m)
+	if !ok {
+		return nil, errors.New("scan.sync_url/sync_artifact: the metadata store keeps no vulnerability data")
+	}
+	sync, err := vulnsync.New(vulnsync.Config{
+		Store: vs, URL: cfg.Scan.SyncURL, Artifact: cfg.Scan.SyncArtifact, Registry: reg,
+		Logger: log.With("component", "vulndb-sync"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability data sync: %w", err)
+	}
+	return sync, nil
 }
 
 // startScanners runs this process's scan workers until the returned stop

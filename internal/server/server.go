@@ -28,6 +28,7 @@ import (
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scanner"
+	vulnsync "github.com/berth-registry/berth/internal/vuln/sync"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -44,8 +45,10 @@ type Server struct {
 	access  *accessParts
 	queue   *jobs.Queue
 	scanner *scanner.Service
-	http    *http.Server
-	ready   atomic.Bool
+	// vulnSync imports vulnerability data from scan.sync_url/artifact.
+	vulnSync *vulnsync.Syncer
+	http     *http.Server
+	ready    atomic.Bool
 }
 
 // New builds a Server from cfg. It opens (and migrates) the stores, so it
@@ -66,6 +69,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 		return nil, err
 	}
 	if s.scanner, err = newScanner(cfg, s.meta, s.svc, s.access.tokens, log); err != nil {
+		return nil, err
+	}
+	if s.vulnSync, err = newVulnSync(cfg, s.meta, s.svc, log); err != nil {
 		return nil, err
 	}
 	s.access.promoter = s.svc
