@@ -71,6 +71,7 @@ Start it with "berth serve"; everything is kept in one data directory by default
 	root.AddCommand(newPromoteCommand(), newPromotionsCommand())
 	root.AddCommand(newQuotaCommand())
 	root.AddCommand(newRetentionCommand())
+	root.AddCommand(newScanCommand(), newVulnsCommand(), newSBOMCommand(), newScanPolicyCommand(), newAllowlistCommand())
 	AddAccessCommands(root)
 	return root
 }

@@ -76,6 +76,11 @@ type Options struct {
 	// it is a meta.Store with a meta.RetentionStore (defaults, never
 	// closed: for tests), else the retention routes answer 503.
 	Retention *run.Service
+	// Scanner serves the scan and SBOM routes and is told about scan
+	// policy and allowlist changes; nil answers the scan and SBOM routes
+	// with 503 (policies and allowlists need only Roles as a meta.Store
+	// with a meta.ScanStore).
+	Scanner Scanner
 	// TrustProxy takes the client address for audit events from
 	// X-Forwarded-For (set it only behind a proxy that sets the header).
 	TrustProxy bool
@@ -193,6 +198,18 @@ func (h *Handler) routes() []route {
 		{method: "GET", path: "/api/v1/projects/{name}/retention/runs/{id}/report", name: "retention.report", fn: h.getRetentionReport},
 		{method: "GET", path: "/api/v1/projects/{name}/retention/trash", name: "retention.trash", fn: h.listRetentionTrash},
 		{method: "POST", path: "/api/v1/projects/{name}/retention/trash/restore", name: "retention.restore", fn: h.restoreRetentionTrash},
+
+		{method: "POST", path: "/api/v1/scans", name: "scans.request", fn: h.requestScan},
+		{method: "GET", path: "/api/v1/scans", name: "scans.get", fn: h.getScan},
+		{method: "GET", path: "/api/v1/sboms", name: "sboms.get", fn: h.getSBOM},
+		{method: "GET", path: "/api/v1/projects/{name}/scan-policy", name: "scan-policy.get", fn: h.getScanPolicy},
+		{method: "PUT", path: "/api/v1/projects/{name}/scan-policy", name: "scan-policy.put", fn: h.putScanPolicy},
+		{method: "GET", path: "/api/v1/allowlist", name: "allowlist.list-system", fn: h.listSystemAllowlist},
+		{method: "POST", path: "/api/v1/allowlist", name: "allowlist.add-system", fn: h.addSystemAllowlist},
+		{method: "DELETE", path: "/api/v1/allowlist/{id}", name: "allowlist.remove-system", fn: h.removeSystemAllowlist},
+		{method: "GET", path: "/api/v1/projects/{name}/allowlist", name: "allowlist.list-project", fn: h.listProjectAllowlist},
+		{method: "POST", path: "/api/v1/projects/{name}/allowlist", name: "allowlist.add-project", fn: h.addProjectAllowlist},
+		{method: "DELETE", path: "/api/v1/projects/{name}/allowlist/{id}", name: "allowlist.remove-project", fn: h.removeProjectAllowlist},
 
 		{method: "GET", path: "/api/v1/audit", name: "audit.list", fn: h.listAudit},
 		{method: "GET", path: "/api/v1/audit/export", name: "audit.export", fn: h.exportAudit},

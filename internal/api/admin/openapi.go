@@ -22,9 +22,12 @@ type operation struct {
 	status                         int // success status
 	resp                           any // a wire value, or nil for no body
 	// jsonl marks a JSON-lines response.
-	jsonl  bool
-	errors []int
-	public bool
+	jsonl bool
+	// documents are the media types of a response that is a document of
+	// its own (an SBOM), not a wire value.
+	documents []string
+	errors    []int
+	public    bool
 }
 
 // param is a query parameter (always a string).
@@ -40,6 +43,13 @@ var (
 		{"project", "only promotions from or into this project"},
 		{"after", "return the promotions older than this one (the next cursor of the previous page)"},
 		{"limit", "page size, 1 to 1000 (default 100)"},
+	}
+	scanParams = []param{
+		{"image", "the artifact: repository:tag or repository@digest"},
+	}
+	sbomParams = []param{
+		{"image", "the artifact: repository:tag or repository@digest"},
+		{"format", "cyclonedx (CycloneDX 1.6 JSON, the default) or spdx (SPDX 2.3 JSON)"},
 	}
 	auditParams = []param{
 		{"actor", "only events of this user or robot"},
@@ -115,6 +125,18 @@ func operations() []operation {
 		{method: "GET", path: "/api/v1/projects/{name}/retention/trash", id: "listRetentionTrash", tag: "retention", summary: "List what retention deleted and is still restorable, newest first; before= and limit= page it (pull).", status: 200, resp: wire.TrashList{}, errors: readErrors},
 		{method: "POST", path: "/api/v1/projects/{name}/retention/trash/restore", id: "restoreRetentionTrash", tag: "retention", summary: "Put a deleted tag back at its digest, or take an untagged manifest out of the trash (manage-policies).", body: wire.RestoreRequest{}, status: 200, resp: wire.TrashEntry{}, errors: writeErrors},
 
+		{method: "POST", path: "/api/v1/scans", id: "requestScan", tag: "scanning", summary: "Queue a scan of an artifact now, even if it was scanned before (push on the repository); answers the report as it stands, status queued.", body: wire.ScanRequest{}, status: 202, resp: wire.ScanReport{}, errors: []int{400, 401, 403, 404, 413, 429, 503}},
+		{method: "GET", path: "/api/v1/scans", id: "getScanReport", tag: "scanning", summary: "An artifact's scan status, vulnerabilities (allowlisted ones marked), secret and hygiene findings and pull-gate verdict (pull); status not_scanned when no scan was asked for.", query: scanParams, status: 200, resp: wire.ScanReport{}, errors: []int{400, 401, 404, 429, 503}},
+		{method: "GET", path: "/api/v1/sboms", id: "getSBOM", tag: "scanning", summary: "The SBOM of a scanned artifact, as the referrer pushed with it holds it (pull); 404 before a built-in scan finished.", query: sbomParams, status: 200, documents: []string{"application/vnd.cyclonedx+json", "application/spdx+json"}, errors: []int{400, 401, 404, 429, 503}},
+		{method: "GET", path: "/api/v1/projects/{name}/scan-policy", id: "getScanPolicy", tag: "scanning", summary: "Show a project's scan policy: scan on push and the pull gate (pull); the default until one is set.", status: 200, resp: wire.ScanPolicy{}, errors: readErrors},
+		{method: "PUT", path: "/api/v1/projects/{name}/scan-policy", id: "setScanPolicy", tag: "scanning", summary: "Set a project's scan policy (manage-policies): block_severity NONE, LOW, MEDIUM, HIGH or CRITICAL; unscanned allow, deny or wait (wait_seconds up to 600).", body: wire.ScanPolicy{}, status: 200, resp: wire.ScanPolicy{}, errors: writeErrors},
+		{method: "GET", path: "/api/v1/allowlist", id: "listSystemAllowlist", tag: "scanning", summary: "List the system-wide vulnerability allowlist, expired entries marked (any signed-in caller).", status: 200, resp: wire.AllowlistList{}, errors: []int{401, 429}},
+		{method: "POST", path: "/api/v1/allowlist", id: "addSystemAllowlistEntry", tag: "scanning", summary: "Exempt a vulnerability id (or alias) from every project's pull gate, with a reason, until expires_at or for ever (system administrators); replaces an entry of the same id.", body: wire.AllowlistEntry{}, status: 201, resp: wire.AllowlistEntry{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/allowlist/{id}", id: "removeSystemAllowlistEntry", tag: "scanning", summary: "Remove a system-wide allowlist entry (system administrators).", status: 204, errors: readErrors},
+		{method: "GET", path: "/api/v1/projects/{name}/allowlist", id: "listProjectAllowlist", tag: "scanning", summary: "List a project's vulnerability allowlist, expired entries marked (pull).", status: 200, resp: wire.AllowlistList{}, errors: readErrors},
+		{method: "POST", path: "/api/v1/projects/{name}/allowlist", id: "addProjectAllowlistEntry", tag: "scanning", summary: "Exempt a vulnerability id (or alias) from the project's pull gate, with a reason, until expires_at or for ever (manage-policies); replaces an entry of the same id.", body: wire.AllowlistEntry{}, status: 201, resp: wire.AllowlistEntry{}, errors: writeErrors},
+		{method: "DELETE", path: "/api/v1/projects/{name}/allowlist/{id}", id: "removeProjectAllowlistEntry", tag: "scanning", summary: "Remove an entry from a project's allowlist (manage-policies).", status: 204, errors: readErrors},
+
 		{method: "GET", path: "/api/v1/audit", id: "listAudit", tag: "audit", summary: "Page through the audit log, newest first; the next page is the next cursor (also in a Link header).", query: auditParams, status: 200, resp: wire.AuditList{}, errors: []int{400, 401, 403, 429, 503}},
 		{method: "GET", path: "/api/v1/audit/export", id: "exportAudit", tag: "audit", summary: "Export the audit log as JSON lines, newest first.", query: auditParams, status: 200, resp: wire.AuditEvent{}, jsonl: true, errors: []int{400, 401, 403, 429, 503}},
 	}
@@ -163,7 +185,7 @@ func OpenAPI() map[string]any {
 		"info": map[string]any{
 			"title":       "Berth admin API",
 			"version":     "v1",
-			"description": "Users, projects, members, robot accounts, tag immutability rules and the audit log of a Berth registry. Every operation but this document needs HTTP Basic credentials (a password, a CLI secret or a robot secret).",
+			"description": "Users, projects, members, robot accounts, tag immutability rules, quotas, retention, promotions, scanning and the audit log of a Berth registry. Every operation but this document needs HTTP Basic credentials (a password, a CLI secret or a robot secret).",
 		},
 		"servers":    []any{map[string]any{"url": "/"}},
 		"security":   []any{map[string]any{"basic": []any{}}},
@@ -198,6 +220,12 @@ func (op operation) document(schemas map[string]any) map[string]any {
 	}
 	ok := map[string]any{"description": http.StatusText(op.status)}
 	switch {
+	case len(op.documents) > 0:
+		content := map[string]any{}
+		for _, mt := range op.documents {
+			content[mt] = map[string]any{"schema": map[string]any{"type": "object"}}
+		}
+		ok["content"] = content
 	case op.jsonl:
 		ok["content"] = map[string]any{"application/jsonl": map[string]any{"schema": schemaRef(reflect.TypeOf(op.resp), schemas)}}
 	case op.resp != nil:

@@ -25,9 +25,9 @@ type ScanReport struct {
 	// DataGeneration is the vulnerability data generation the findings
 	// were matched at; DataUpdatedAt is when that data was last imported
 	// and DataStale is set when it is older than scan.max_db_age.
-	DataGeneration int64  `json:"data_generation"`
-	DataUpdatedAt  string `json:"data_updated_at,omitempty"`
-	DataStale      bool   `json:"data_stale,omitempty"`
+	DataGeneration int64       `json:"data_generation"`
+	DataUpdatedAt  string      `json:"data_updated_at,omitempty"`
+	DataStale      bool        `json:"data_stale,omitempty"`
 	Summary        ScanSummary `json:"summary"`
 	// Platforms are the images scanned (one, or each platform of an
 	// index).
@@ -137,4 +137,11 @@ type AllowlistEntry struct {
 	Expired   bool   `json:"expired,omitempty"`
 	CreatedAt string `json:"created_at,omitempty"`
 	CreatedBy string `json:"created_by,omitempty"`
+}
+
+// AllowlistList is the body of GET /api/v1/allowlist and
+// /api/v1/projects/{name}/allowlist: the entries by id, expired ones
+// included (and marked).
+type AllowlistList struct {
+	Entries []AllowlistEntry `json:"entries"`
 }
