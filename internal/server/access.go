@@ -37,6 +37,8 @@ type accessParts struct {
 	promoter admin.Promoter
 	// retention serves the admin API's retention routes (nil: 503).
 	retention *run.Service
+	// scanner serves the admin API's scan and SBOM routes (nil: 503).
+	scanner admin.Scanner
 }
 
 // newAccess builds the access-control services on m and creates the first
@@ -129,7 +131,7 @@ func (p *accessParts) routes(ctx context.Context, cfg config.Config, mux *http.S
 	}
 	mux.Handle("/api/v1/", admin.New(admin.Options{
 		Guard: adminCaller{p.guard}, Access: p.access, Roles: p.store, Audit: p.audit, TrustProxy: cfg.Auth.TrustProxy,
-		Promoter: p.promoter, Retention: p.retention,
+		Promoter: p.promoter, Retention: p.retention, Scanner: p.scanner,
 	}))
 	return nil
 }

@@ -74,6 +74,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if s.vulnSync, err = newVulnSync(cfg, s.meta, s.svc, log); err != nil {
 		return nil, err
 	}
+	if s.scanner != nil {
+		// Only a non-nil service: a nil *scanner.Service in the interface
+		// would not read as "no scanner".
+		s.access.scanner = s.scanner
+	}
 	s.access.promoter = s.svc
 	s.access.retention = newRetention(cfg, s.meta, log)
 	if s.queue, err = s.backend.NewQueue(ctx, s.tasks(), log); err != nil {
