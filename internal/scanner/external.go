@@ -21,8 +21,10 @@ const metadataTTL = 5 * time.Minute
 type HarborConfig struct {
 	// Client talks to the adapter.
 	Client *harbor.Client
-	// RegistryURL is this registry as the adapter reaches it.
-	RegistryURL string
+	// RegistryURL returns this registry's URL as the adapter reaches it
+	// (asked at each scan: a server listening on port 0 knows it only once
+	// it runs).
+	RegistryURL func() string
 	// Authorize returns the Authorization header value the adapter pulls
 	// repo with (a short-lived pull token for ExternalScannerName).
 	Authorize func(ctx context.Context, repo string) (string, error)
@@ -87,7 +89,7 @@ func (h *Harbor) Scan(ctx context.Context, repo string, dgst digest.Digest, medi
 		return nil, fmt.Errorf("pull credential for the scanner adapter: %w", err)
 	}
 	id, err := h.cfg.Client.Scan(ctx, harbor.Request{
-		Registry: harbor.Registry{URL: h.cfg.RegistryURL, Authorization: authz},
+		Registry: harbor.Registry{URL: h.cfg.RegistryURL(), Authorization: authz},
 		Artifact: harbor.Artifact{Repository: repo, Digest: dgst.String(), MimeType: mediaType},
 	})
 	if err != nil {

@@ -33,11 +33,11 @@ const (
 // newScanner builds the scanning service and hooks it into pushes, or
 // returns nil (scan routes answer 503, the gate lets everything through)
 // when the store cannot keep scan reports.
-func newScanner(cfg config.Config, m meta.Store, reg *registry.Service, tokens *auth.TokenService, log *slog.Logger) (*scanner.Service, error) {
+func newScanner(cfg config.Config, m meta.Store, reg *registry.Service, tokens *auth.TokenService, addr func() string, log *slog.Logger) (*scanner.Service, error) {
 	var ext scanner.External
 	if cfg.Scan.Scanner == "harbor" {
 		var err error
-		if ext, err = newHarborScanner(cfg, tokens, log); err != nil {
+		if ext, err = newHarborScanner(cfg, tokens, addr, log); err != nil {
 			return nil, err
 		}
 	}
@@ -60,26 +60,29 @@ func newScanner(cfg config.Config, m meta.Store, reg *registry.Service, tokens *
 // The adapter pulls with a registry token for ExternalScannerName that
 // grants pull on the one repository it scans, for the token TTL; those
 // pulls skip the vulnerability gate.
-func newHarborScanner(cfg config.Config, tokens *auth.TokenService, log *slog.Logger) (scanner.External, error) {
+func newHarborScanner(cfg config.Config, tokens *auth.TokenService, addr func() string, log *slog.Logger) (scanner.External, error) {
 	client, err := harbor.New(cfg.Scan.HarborURL, harbor.Options{
 		Authorization: cfg.Scan.HarborAuth, Logger: log.With("component", "scanner-adapter"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("scan.harbor_url: %w", err)
 	}
-	registryURL := cfg.Scan.RegistryURL
-	if registryURL == "" {
-		registryURL = cfg.ExternalURL
-	}
-	if registryURL == "" {
-		scheme := "http://"
-		if cfg.TLS.Enabled() {
-			scheme = "https://"
+	registryURL := func() string {
+		u := cfg.Scan.RegistryURL
+		if u == "" {
+			u = cfg.ExternalURL
 		}
-		registryURL = scheme + cfg.Addr
+		if u == "" {
+			scheme := "http://"
+			if cfg.TLS.Enabled() {
+				scheme = "https://"
+			}
+			u = scheme + addr()
+		}
+		return strings.TrimSuffix(u, "/")
 	}
 	return scanner.NewHarbor(scanner.HarborConfig{
-		Client: client, RegistryURL: strings.TrimSuffix(registryURL, "/"),
+		Client: client, RegistryURL: registryURL,
 		Authorize: func(ctx context.Context, repo string) (string, error) {
 			tok, _, _, err := tokens.Issue(ctx, scanner.ExternalScannerName, access.RobotKind,
 				[]auth.ResourceActions{{Type: "repository", Name: repo, Actions: []string{"pull"}}})

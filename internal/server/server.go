@@ -49,6 +49,17 @@ type Server struct {
 	vulnSync *vulnsync.Syncer
 	http     *http.Server
 	ready    atomic.Bool
+	// bound is the address Run listens on, once it does.
+	bound atomic.Pointer[string]
+}
+
+// listenAddr is the address the server listens on: the bound one once
+// Run has started, else the configured one.
+func (s *Server) listenAddr() string {
+	if a := s.bound.Load(); a != nil {
+		return *a
+	}
+	return s.cfg.Addr
 }
 
 // New builds a Server from cfg. It opens (and migrates) the stores, so it
@@ -68,7 +79,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *Server, e
 	if s.access, err = newAccess(ctx, cfg, s.meta, log); err != nil {
 		return nil, err
 	}
-	if s.scanner, err = newScanner(cfg, s.meta, s.svc, s.access.tokens, log); err != nil {
+	if s.scanner, err = newScanner(cfg, s.meta, s.svc, s.access.tokens, s.listenAddr, log); err != nil {
 		return nil, err
 	}
 	if s.vulnSync, err = newVulnSync(cfg, s.meta, s.svc, log); err != nil {
@@ -218,6 +229,8 @@ func (s *Server) Run(ctx context.Context, started func(addr net.Addr)) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Addr, err)
 	}
+	bound := ln.Addr().String()
+	s.bound.Store(&bound)
 	// The queue stops when shutdown asks it to, after in-flight requests,
 	// not the moment the signal cancels ctx.
 	if err := s.queue.Start(context.WithoutCancel(ctx)); err != nil {
