@@ -234,7 +234,6 @@ func TestScanOnPushRematchAndGate(t *testing.T) {
 	if rep.State == nil || rep.State.Status != meta.ScanDone || rep.Result == nil {
 		t.Fatalf("report after scan: %+v", rep.State)
 	}
-	firstFinish := rep.State.FinishedAt
 	if !hasID(rep.Result, "BERTH-DSA-0003") || hasID(rep.Result, "BERTH-DSA-0001") {
 		t.Fatalf("vulnerabilities %v: want BERTH-DSA-0003 only of the imported", vulnIDs(rep.Result))
 	}
@@ -307,7 +306,7 @@ func TestScanOnPushRematchAndGate(t *testing.T) {
 		t.Errorf("after a rescan %d referrers, want the same 2", len(refs))
 	}
 	rep, _ = e.svc.Report(ctx, "team/app", "1.0")
-	firstFinish = rep.State.FinishedAt
+	firstFinish := rep.State.FinishedAt
 
 	// New data: the stored inventory is re-matched, no scan runs.
 	e.importOSV(t, "BERTH-DSA-0001")
