@@ -124,7 +124,7 @@ func TestScanPolicyCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &p); err != nil {
 		t.Fatal(err)
 	}
-	want := wire.ScanPolicy{Project: "team", ScanOnPush: true, BlockSeverity: "HIGH", Unscanned: "wait", WaitSeconds: 60,
+	want := wire.ScanPolicy{Project: "team", BlockSeverity: "HIGH", Unscanned: "wait", WaitSeconds: 60,
 		UpdatedAt: p.UpdatedAt, UpdatedBy: "alice"}
 	if diff := cmp.Diff(want, p); diff != "" {
 		t.Errorf("policy (-want +got):\n%s", diff)

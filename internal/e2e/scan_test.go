@@ -104,6 +104,8 @@ func TestScanning(t *testing.T) {
 	berth := berthBinary(t)
 	env.run(t, berth, "vulndb", "import", osvFixture(t, "BERTH-DSA-0003"), "--source", "fixtures", "--data-dir", dataDir)
 	env.runStdin(t, strings.NewReader(berthtest.AdminPassword+"\n"), berth, "login", p.URL, "-u", berthtest.AdminUser, "--password-stdin")
+	env.run(t, berth, "project", "create", "team")
+	env.run(t, berth, "scan-policy", "set", "team", "--scan-on-push")
 
 	im := pushDebianImage(t, reg, "team/app", "1.0")
 	ref := "team/app:1.0"
@@ -174,6 +176,7 @@ func TestScanning(t *testing.T) {
 
 	// A new advisory reaches the stored image by re-matching, not by a
 	// rescan: the scan's finish time stays.
+	decodeJSON(t, env.run(t, berth, "vulns", ref, "-o", "json"), &rep)
 	finished := rep.FinishedAt
 	env.run(t, berth, "vulndb", "import", osvFixture(t, "BERTH-DSA-0001"), "--source", "fixtures-2", "--data-dir", dataDir)
 	deadline = time.Now().Add(90 * time.Second)

@@ -128,10 +128,11 @@ type ScanPolicy struct {
 	UpdatedBy   string
 }
 
-// DefaultScanPolicy is the policy of a project that stored none: scan on
-// push, no gate.
+// DefaultScanPolicy is the policy of a project that stored none: no scan
+// on push, no gate (as Harbor and ECR: a project opts in, since a scan
+// adds SBOM referrers to its repositories).
 func DefaultScanPolicy(projectID int64) ScanPolicy {
-	return ScanPolicy{ProjectID: projectID, ScanOnPush: true, Unscanned: "allow"}
+	return ScanPolicy{ProjectID: projectID, Unscanned: "allow"}
 }
 
 // AllowlistEntry exempts one vulnerability id (or any of its aliases) from

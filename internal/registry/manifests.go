@@ -281,7 +281,7 @@ func (s *Service) DeleteManifest(ctx context.Context, repo, reference string) (e
 		_, err := s.meta.DeleteTag(ctx, r.ID, tag)
 		return err
 	}
-	return s.meta.WithTx(ctx, func(tx meta.Querier) error {
+	err = s.meta.WithTx(ctx, func(tx meta.Querier) error {
 		if _, err := tx.GetManifest(ctx, r.ID, dgst, false); err != nil {
 			return err
 		}
@@ -308,4 +308,19 @@ func (s *Service) DeleteManifest(ctx context.Context, repo, reference string) (e
 		}
 		return tx.DeleteManifest(ctx, r.ID, dgst)
 	})
+	if err != nil {
+		return err
+	}
+	if hook := s.onDelete.Load(); hook != nil {
+		(*hook)(ctx, repo, dgst)
+	}
+	return nil
+}
+
+// OnManifestDelete sets fn to be called after a manifest is deleted by
+// digest, with the repository and the digest (the scanner removes the SBOM
+// referrers it made of it). fn runs on the deleting request's goroutine and
+// must not fail the delete. Set it before serving.
+func (s *Service) OnManifestDelete(fn func(ctx context.Context, repo string, dgst digest.Digest)) {
+	s.onDelete.Store(&fn)
 }

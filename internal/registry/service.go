@@ -73,6 +73,8 @@ type Service struct {
 	gc meta.Collector
 	// onPut is called after a manifest push commits (OnManifestPut).
 	onPut atomic.Pointer[func(ctx context.Context, repo string, dgst digest.Digest)]
+	// onDelete is called after a manifest delete commits (OnManifestDelete).
+	onDelete atomic.Pointer[func(ctx context.Context, repo string, dgst digest.Digest)]
 }
 
 // New returns a Service over the given stores.

@@ -67,6 +67,8 @@ func TestHarborAdapter(t *testing.T) {
 	})
 	reg := srv.Registry()
 	ctx := context.Background()
+	adminDo(t, srv, "POST", "/api/v1/projects", wire.NewProject{Name: "team"}, nil, 201)
+	adminDo(t, srv, "PUT", "/api/v1/projects/team/scan-policy", wire.ScanPolicy{ScanOnPush: true, Unscanned: "allow"}, nil, 200)
 
 	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
 	cfgDgst, err := reg.PushBlob(ctx, "team/app", cfg)

@@ -79,11 +79,16 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	reg.OnManifestPut(svc.OnPush)
+	reg.OnManifestDelete(svc.OnDelete)
 	p := &meta.Project{Name: "team"}
 	if err := m.CreateProject(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	scans, _ := meta.ScanOf(m)
+	// Projects scan on push only when they ask to.
+	if err := scans.PutScanPolicy(ctx, &meta.ScanPolicy{ProjectID: p.ID, ScanOnPush: true, Unscanned: "allow"}); err != nil {
+		t.Fatal(err)
+	}
 	vulns, _ := meta.VulnOf(m)
 	return &env{store: m, reg: reg, svc: svc, clock: clk, scans: scans, vulns: vulns, proj: p}
 }
@@ -391,6 +396,18 @@ func TestScanOnPushRematchAndGate(t *testing.T) {
 	<-done
 	if err != nil {
 		t.Fatalf("gate waiting for the scan: %v (no CRITICAL finding is imported, so the pull should pass)", err)
+	}
+
+	// Deleting the image deletes the SBOMs made of it, so the blobs they
+	// share (the empty config) can go too.
+	if err := e.reg.DeleteManifest(ctx, "team/app", dgst.String()); err != nil {
+		t.Fatal(err)
+	}
+	if refs, err := e.reg.Referrers(ctx, "team/app", dgst, ""); err != nil || len(refs) != 0 {
+		t.Fatalf("referrers of the deleted image: %+v, %v", refs, err)
+	}
+	if err := e.reg.DeleteBlob(ctx, "team/app", v1.DescriptorEmptyJSON.Digest); err != nil {
+		t.Errorf("delete the empty config blob after its SBOMs went: %v", err)
 	}
 }
 

@@ -215,6 +215,31 @@ func (s *Service) OnPush(ctx context.Context, repo string, dgst digest.Digest) {
 	s.Kick()
 }
 
+// OnDelete removes the SBOM referrers the scanner made of a manifest just
+// deleted from repo: they are derived data, and left behind they would keep
+// the blobs they share with other artifacts (the empty config) from being
+// deleted. It fits registry.Service.OnManifestDelete; failures are logged.
+func (s *Service) OnDelete(ctx context.Context, repo string, dgst digest.Digest) {
+	ctx = access.WithPrincipal(context.WithoutCancel(ctx), scannerPrincipal)
+	r, err := s.store.GetRepository(ctx, repo)
+	if err != nil {
+		return
+	}
+	refs, err := s.store.ListReferrers(ctx, r.ID, dgst, "")
+	if err != nil {
+		s.log.WarnContext(ctx, "list the SBOMs of a deleted manifest", "repository", repo, "digest", dgst, "err", err)
+		return
+	}
+	for _, m := range refs {
+		if m.Annotations[sbom.AnnotationGenerator] != sbom.Generator {
+			continue
+		}
+		if err := s.reg.DeleteManifest(ctx, repo, m.Digest.String()); err != nil && !errdefs.IsNotFound(err) {
+			s.log.WarnContext(ctx, "delete the SBOM of a deleted manifest", "repository", repo, "sbom", m.Digest, "err", err)
+		}
+	}
+}
+
 // resolve returns the manifest reference names in repo, without counting
 // a pull.
 func (s *Service) resolve(ctx context.Context, repo, reference string) (*meta.Repository, *meta.Manifest, error) {

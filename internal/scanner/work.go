@@ -351,6 +351,18 @@ func (s *Service) sbomInput(repo string, m *meta.Manifest, inv *storedInventory)
 // time, so a rescan that finds the same packages pushes nothing new.
 func (s *Service) pushSBOMs(ctx context.Context, repo string, m *meta.Manifest, inv *storedInventory) error {
 	ctx = access.WithPrincipal(ctx, scannerPrincipal)
+	// A subject deleted while it was scanned gets no SBOM: nothing would
+	// remove it (OnDelete ran already).
+	r, err := s.store.GetRepository(ctx, repo)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.GetManifest(ctx, r.ID, m.Digest, false); err != nil {
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
 	in := s.sbomInput(repo, m, inv)
 	for _, f := range []struct {
 		mediaType string

@@ -53,6 +53,7 @@ func newScanner(cfg config.Config, m meta.Store, reg *registry.Service, tokens *
 	if cfg.Scan.Enabled {
 		reg.OnManifestPut(svc.OnPush)
 	}
+	reg.OnManifestDelete(svc.OnDelete)
 	return svc, nil
 }
 

@@ -286,7 +286,7 @@ func TestScanPolicy(t *testing.T) {
 	}
 	runOn(t, s, []step{
 		{name: "default", as: bob, method: "GET", path: "/api/v1/projects/team/scan-policy", status: 200,
-			check: policy(wire.ScanPolicy{Project: "team", ScanOnPush: true, BlockSeverity: "NONE", Unscanned: "allow"})},
+			check: policy(wire.ScanPolicy{Project: "team", BlockSeverity: "NONE", Unscanned: "allow"})},
 		{name: "hidden", as: carol, method: "GET", path: "/api/v1/projects/team/scan-policy", status: 404, code: "NOT_FOUND"},
 		{name: "public project", as: carol, method: "GET", path: "/api/v1/projects/open/scan-policy", status: 200},
 		{name: "missing project", as: root, method: "GET", path: "/api/v1/projects/nope/scan-policy", status: 404, code: "NOT_FOUND"},

@@ -10,6 +10,14 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
+// AnnotationGenerator marks the referrers Berth generates, with the value
+// Generator, so they can be told from SBOMs users attach themselves (and
+// removed with their subject).
+const (
+	AnnotationGenerator = "io.berth.generator"
+	Generator           = "berth-scanner"
+)
+
 // Blob is one blob of a referrer artifact, to push before its manifest.
 type Blob struct {
 	Descriptor v1.Descriptor
@@ -50,7 +58,10 @@ func Referrer(mediaType string, sbom []byte, subject v1.Descriptor, created time
 		Config:       v1.DescriptorEmptyJSON,
 		Layers:       []v1.Descriptor{layer},
 		Subject:      &subj,
-		Annotations:  map[string]string{v1.AnnotationCreated: created.UTC().Truncate(time.Second).Format(time.RFC3339)},
+		Annotations: map[string]string{
+			v1.AnnotationCreated: created.UTC().Truncate(time.Second).Format(time.RFC3339),
+			AnnotationGenerator:  Generator,
+		},
 	}
 	m.SchemaVersion = 2
 	body, err := json.Marshal(m)
