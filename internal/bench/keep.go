@@ -8,7 +8,7 @@ import (
 // KeptSections are the hand-written sections of docs/benchmarks.md that
 // `berthbench report --out` carries over from the file it replaces: their
 // figures come from opt-in scenarios outside the comparison.
-var KeptSections = []string{"## Garbage collection", "## Retention evaluation"}
+var KeptSections = []string{"## Garbage collection", "## Retention evaluation", "## Vulnerability scanning"}
 
 // KeepSections returns generated with every section of old whose heading
 // line is in headings appended (a section runs to the next "## " heading
