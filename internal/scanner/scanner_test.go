@@ -16,7 +16,9 @@ import (
 	"github.com/berth-registry/berth/internal/blob/filesystem"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
+	"github.com/berth-registry/berth/internal/meta/postgres"
 	"github.com/berth-registry/berth/internal/meta/sqlite"
+	"github.com/berth-registry/berth/internal/pgtest"
 	"github.com/berth-registry/berth/internal/registry"
 	"github.com/berth-registry/berth/internal/scan/layers/layertest"
 	"github.com/berth-registry/berth/internal/scan/sbom"
@@ -48,7 +50,7 @@ func (c *clock) Add(d time.Duration) {
 // env is a scanner over real stores: a SQLite file and a filesystem blob
 // store, with the registry service pushing into them.
 type env struct {
-	store *sqlite.Store
+	store meta.Store
 	reg   *registry.Service
 	svc   *scanner.Service
 	clock *clock
@@ -57,15 +59,41 @@ type env struct {
 	proj  *meta.Project
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, openSQLite(t)) }
+
+// openSQLite opens a fresh SQLite store, closed when the test ends.
+func openSQLite(t *testing.T) meta.Store {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	m, err := sqlite.Open(ctx, filepath.Join(dir, "berth.db"), sqlite.Options{})
+	m, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "berth.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// openPostgres opens a store on a fresh PostgreSQL database (skipped when
+// the machine has no PostgreSQL, unless the test script requires it).
+func openPostgres(t *testing.T) meta.Store {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	if err := postgres.Migrate(t.Context(), url, postgres.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := postgres.Open(t.Context(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func newEnvOn(t *testing.T, m meta.Store) *env {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
 	b, err := filesystem.New(filepath.Join(dir, "storage"), filesystem.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +109,7 @@ func newEnv(t *testing.T) *env {
 	reg.OnManifestPut(svc.OnPush)
 	reg.OnManifestDelete(svc.OnDelete)
 	p := &meta.Project{Name: "team"}
-	if err := m.CreateProject(ctx, p); err != nil {
+	if err := m.(meta.Projects).CreateProject(ctx, p); err != nil {
 		t.Fatal(err)
 	}
 	scans, _ := meta.ScanOf(m)
@@ -220,7 +248,15 @@ func hasID(r *scanner.Result, id string) bool {
 // reading layers again, and the pull gate denies, allows with an
 // allowlist entry and denies again once the entry expires.
 func TestScanOnPushRematchAndGate(t *testing.T) {
-	e := newEnv(t)
+	for _, b := range []struct {
+		name string
+		open func(*testing.T) meta.Store
+	}{{"sqlite", openSQLite}, {"postgres", openPostgres}} {
+		t.Run(b.name, func(t *testing.T) { testScanLife(t, newEnvOn(t, b.open(t))) })
+	}
+}
+
+func testScanLife(t *testing.T, e *env) {
 	ctx := t.Context()
 	e.importOSV(t, "BERTH-DSA-0003")
 	dgst := e.debianImage(t, "team/app", "1.0")
