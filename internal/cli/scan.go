@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -16,7 +12,6 @@ import (
 
 	"github.com/berth-registry/berth/internal/api/admin/wire"
 	"github.com/berth-registry/berth/internal/client"
-	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/scan/sarif"
 	"github.com/berth-registry/berth/internal/vuln"
 	"github.com/spf13/cobra"
@@ -55,17 +50,17 @@ the server). "berth vulns IMAGE" shows the findings.`,
 			if wait < 0 {
 				return &exitError{code: 2, err: errors.New("--wait: want a positive duration")}
 			}
-			api, err := newScanAPI(r)
+			c, err := r.client()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			rep, err := api.requestScan(ctx, args[0])
+			rep, err := c.RequestScan(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			if wait > 0 {
-				if rep, err = api.waitScan(ctx, rep, wait); err != nil {
+				if rep, err = waitScan(ctx, c, rep, wait); err != nil {
 					return err
 				}
 			}
@@ -86,9 +81,9 @@ the server). "berth vulns IMAGE" shows the findings.`,
 	return cmd
 }
 
-// waitScan polls the report of rep's image until its scan ends or d
-// passes.
-func (a *scanAPI) waitScan(ctx context.Context, rep *wire.ScanReport, d time.Duration) (*wire.ScanReport, error) {
+// waitScan polls the report of rep's image through c until its scan
+// ends or d passes.
+func waitScan(ctx context.Context, c *client.Client, rep *wire.ScanReport, d time.Duration) (*wire.ScanReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	tick := time.NewTicker(scanPoll)
@@ -99,7 +94,7 @@ func (a *scanAPI) waitScan(ctx context.Context, rep *wire.ScanReport, d time.Dur
 			return nil, fmt.Errorf("the scan of %s did not end within %s (it is %s; the server goes on with it)", rep.Image, d, rep.Status)
 		case <-tick.C:
 		}
-		next, err := a.report(ctx, rep.Image)
+		next, err := c.ScanReport(ctx, rep.Image)
 		if err != nil {
 			if ctx.Err() != nil {
 				continue
@@ -171,11 +166,11 @@ including --fail-on for an image without a finished scan; 2 on usage errors.`,
 			if err != nil {
 				return err
 			}
-			api, err := newScanAPI(r)
+			c, err := r.client()
 			if err != nil {
 				return err
 			}
-			rep, err := api.report(cmd.Context(), args[0])
+			rep, err := c.ScanReport(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -348,11 +343,11 @@ scan has none.`,
 			if format != "cyclonedx" && format != "spdx" {
 				return &exitError{code: 2, err: fmt.Errorf("--format %q: want cyclonedx or spdx", format)}
 			}
-			api, err := newScanAPI(r)
+			c, err := r.client()
 			if err != nil {
 				return err
 			}
-			doc, err := api.sbom(cmd.Context(), args[0], format)
+			doc, _, err := c.SBOM(cmd.Context(), args[0], format)
 			if err != nil {
 				return err
 			}
@@ -415,11 +410,11 @@ func newScanPolicyGetCommand() *cobra.Command {
 		Example: `  berth scan-policy get platform -o json`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := newScanAPI(r)
+			c, err := r.client()
 			if err != nil {
 				return err
 			}
-			p, err := api.scanPolicy(cmd.Context(), args[0])
+			p, err := c.GetScanPolicy(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -445,12 +440,12 @@ func newScanPolicySetCommand() *cobra.Command {
   berth scan-policy set platform --scan-on-push=false --block-severity NONE`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := newScanAPI(r)
+			c, err := r.client()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			p, err := api.scanPolicy(ctx, args[0])
+			p, err := c.GetScanPolicy(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -471,7 +466,7 @@ func newScanPolicySetCommand() *cobra.Command {
 				p.WaitSeconds = waitSecs
 			}
 			p.UpdatedAt, p.UpdatedBy = "", ""
-			if p, err = api.setScanPolicy(ctx, args[0], *p); err != nil {
+			if p, err = c.SetScanPolicy(ctx, args[0], *p); err != nil {
 				return err
 			}
 			return printScanPolicy(cmd.OutOrStdout(), r.output, p)
@@ -532,15 +527,15 @@ func newAllowlistListCommand() *cobra.Command {
 		Example: `  berth allowlist list --project platform`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := newScanAPI(r)
+			c, err := r.client()
 			if err != nil {
 				return err
 			}
-			var l wire.AllowlistList
-			if err := api.do(cmd.Context(), "GET", allowlistPath(project), nil, nil, &l); err != nil {
+			entries, err := c.ListAllowlist(cmd.Context(), project)
+			if err != nil {
 				return err
 			}
-			return printAllowlist(cmd.OutOrStdout(), r.output, l.Entries)
+			return printAllowlist(cmd.OutOrStdout(), r.output, entries)
 		},
 	}
 	r = addRemoteFlags(cmd)
@@ -563,16 +558,16 @@ func newAllowlistAddCommand() *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			api, err := newScanAPI(r)
+			c, err := r.client()
 			if err != nil {
 				return err
 			}
 			in := wire.AllowlistEntry{ID: args[0], Reason: reason, ExpiresAt: wire.Time(at)}
-			var e wire.AllowlistEntry
-			if err := api.do(cmd.Context(), "POST", allowlistPath(project), nil, in, &e); err != nil {
+			e, err := c.AddAllowlistEntry(cmd.Context(), project, in)
+			if err != nil {
 				return err
 			}
-			return printAllowlist(cmd.OutOrStdout(), r.output, []wire.AllowlistEntry{e})
+			return printAllowlist(cmd.OutOrStdout(), r.output, []wire.AllowlistEntry{*e})
 		},
 	}
 	r = addRemoteFlags(cmd)
@@ -604,11 +599,11 @@ func newAllowlistRemoveCommand() *cobra.Command {
 		Example: `  berth allowlist remove --project platform CVE-2023-4863`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := newScanAPI(r)
+			c, err := r.client()
 			if err != nil {
 				return err
 			}
-			if err := api.do(cmd.Context(), "DELETE", allowlistPath(project)+"/"+url.PathEscape(args[0]), nil, nil, nil); err != nil {
+			if err := c.RemoveAllowlistEntry(cmd.Context(), project, args[0]); err != nil {
 				return err
 			}
 			where := "the system-wide allowlist"
@@ -622,132 +617,4 @@ func newAllowlistRemoveCommand() *cobra.Command {
 	r = addRemoteFlags(cmd)
 	cmd.Flags().StringVar(&project, "project", "", "the project (default: the system-wide list)")
 	return cmd
-}
-
-func allowlistPath(project string) string {
-	if project == "" {
-		return "/api/v1/allowlist"
-	}
-	return "/api/v1/projects/" + url.PathEscape(project) + "/allowlist"
-}
-
-// scanAPI calls the scanning routes of the admin API with the stored
-// login. It belongs in package client (as client/scan.go); it lives here
-// until that package gains the scan routes.
-type scanAPI struct {
-	base         string
-	user, secret string
-	http         *http.Client
-}
-
-// newScanAPI checks r's output format and returns a caller of the server
-// r names (or the last login's) with its stored login.
-func newScanAPI(r *remote) (*scanAPI, error) {
-	c, err := r.client()
-	if err != nil {
-		return nil, err
-	}
-	creds, err := loadCredentials()
-	if err != nil {
-		return nil, err
-	}
-	l := creds.Servers[c.Server()]
-	return &scanAPI{base: c.Server(), user: l.Username, secret: l.Secret, http: &http.Client{Timeout: 5 * time.Minute}}, nil
-}
-
-func (a *scanAPI) requestScan(ctx context.Context, image string) (*wire.ScanReport, error) {
-	var rep wire.ScanReport
-	return &rep, a.do(ctx, "POST", "/api/v1/scans", nil, wire.ScanRequest{Image: image}, &rep)
-}
-
-func (a *scanAPI) report(ctx context.Context, image string) (*wire.ScanReport, error) {
-	var rep wire.ScanReport
-	return &rep, a.do(ctx, "GET", "/api/v1/scans", url.Values{"image": {image}}, nil, &rep)
-}
-
-func (a *scanAPI) sbom(ctx context.Context, image, format string) ([]byte, error) {
-	resp, err := a.send(ctx, "GET", "/api/v1/sboms", url.Values{"image": {image}, "format": {format}}, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	doc, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, errdefs.Wrap(errdefs.ErrUnavailable, err, "read the SBOM")
-	}
-	return doc, nil
-}
-
-func scanPolicyPath(project string) string {
-	return "/api/v1/projects/" + url.PathEscape(project) + "/scan-policy"
-}
-
-func (a *scanAPI) scanPolicy(ctx context.Context, project string) (*wire.ScanPolicy, error) {
-	var p wire.ScanPolicy
-	return &p, a.do(ctx, "GET", scanPolicyPath(project), nil, nil, &p)
-}
-
-func (a *scanAPI) setScanPolicy(ctx context.Context, project string, in wire.ScanPolicy) (*wire.ScanPolicy, error) {
-	var p wire.ScanPolicy
-	return &p, a.do(ctx, "PUT", scanPolicyPath(project), nil, in, &p)
-}
-
-// do sends a JSON request and decodes a JSON answer into out (nil: none).
-func (a *scanAPI) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	resp, err := a.send(ctx, method, path, query, in)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if out == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return errdefs.Wrap(errdefs.ErrUnavailable, err, "%s %s: decode the answer", method, path)
-	}
-	return nil
-}
-
-// send sends a request and returns a 2xx response; any other answer is
-// the server's error as *client.Error.
-func (a *scanAPI) send(ctx context.Context, method, path string, query url.Values, in any) (*http.Response, error) {
-	u := a.base + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: encode the request: %w", method, path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, errdefs.Wrap(errdefs.ErrInvalid, err, "%s %s", method, path)
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("User-Agent", "berth/"+Version)
-	if a.user != "" || a.secret != "" {
-		req.SetBasicAuth(a.user, a.secret)
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return nil, errdefs.Wrap(errdefs.ErrUnavailable, err, "reach %s", a.base)
-	}
-	if resp.StatusCode/100 == 2 {
-		return resp, nil
-	}
-	defer resp.Body.Close()
-	e := &client.Error{Status: resp.StatusCode}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	var env wire.Errors
-	if json.Unmarshal(b, &env) == nil && len(env.Errors) > 0 {
-		e.Code, e.Message = env.Errors[0].Code, env.Errors[0].Message
-	}
-	return nil, e
 }

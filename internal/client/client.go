@@ -141,6 +141,9 @@ type request struct {
 	query        url.Values
 	in           any // JSON body, or nil
 	out          any // decoded from a 2xx body, or nil
+	// accept is the Accept header; "" means application/json. Routes
+	// that answer documents other than JSON (SBOMs) name theirs.
+	accept string
 }
 
 // do sends req and decodes the answer.
@@ -184,7 +187,11 @@ func (c *Client) send(ctx context.Context, req request) (*http.Response, error) 
 	if req.in != nil {
 		hr.Header.Set("Content-Type", "application/json")
 	}
-	hr.Header.Set("Accept", "application/json")
+	accept := req.accept
+	if accept == "" {
+		accept = "application/json"
+	}
+	hr.Header.Set("Accept", accept)
 	hr.Header.Set("User-Agent", c.opts.UserAgent)
 	if c.opts.Username != "" || c.opts.Secret != "" {
 		hr.SetBasicAuth(c.opts.Username, c.opts.Secret)
