@@ -23,6 +23,24 @@ const policyTTL = 10 * time.Second
 // waitPoll is how often a pull waiting for a scan looks at its report.
 const waitPoll = 250 * time.Millisecond
 
+// GateFor returns the gate check for manifest GETs from repo by the caller
+// in ctx, or nil when no gate applies (the project blocks nothing, or the
+// caller is exempt): the cheap question asked on every GET, answered from
+// the policy cache. It fits oci.Options.PullGate.
+func (s *Service) GateFor(ctx context.Context, repo string) func(m *meta.Manifest) error {
+	if exempt(access.PrincipalFrom(ctx)) {
+		return nil
+	}
+	rules, err := s.policies.rules(ctx, s, access.ProjectOf(repo))
+	if err == nil && rules.policy.BlockSeverity <= 0 {
+		return nil
+	}
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	return func(m *meta.Manifest) error { return s.Gate(ctx, repo, m) }
+}
+
 // Gate decides whether the pull of manifest m from repo may go ahead under
 // the project's scan policy: nil, or an errdefs.ErrDenied error whose
 // message names the worst vulnerabilities and how to get an exception.

@@ -374,10 +374,20 @@ func testScanLife(t *testing.T, e *env) {
 	if err := e.svc.Gate(ctx, "team/app", m); err != nil {
 		t.Fatalf("gate without a policy: %v", err)
 	}
+	if e.svc.GateFor(ctx, "team/app") != nil {
+		t.Fatalf("GateFor without a blocking policy returned a check")
+	}
 	if err := e.scans.PutScanPolicy(ctx, &meta.ScanPolicy{ProjectID: e.proj.ID, ScanOnPush: true, BlockSeverity: int(vuln.SeverityHigh), Unscanned: "deny"}); err != nil {
 		t.Fatal(err)
 	}
 	e.svc.Invalidate("team")
+	check := e.svc.GateFor(ctx, "team/app")
+	if check == nil || e.svc.GateFor(access.WithPrincipal(ctx, access.Principal{Kind: access.System}), "team/app") != nil {
+		t.Fatalf("GateFor under a blocking policy: a check for users, none for Berth itself")
+	}
+	if err := check(m); !errdefs.IsDenied(err) {
+		t.Fatalf("GateFor's check: %v", err)
+	}
 	err = e.svc.Gate(ctx, "team/app", m)
 	if !errdefs.IsDenied(err) || !strings.Contains(err.Error(), "CVE-2099-0001") || !strings.Contains(err.Error(), "berth allowlist add") {
 		t.Fatalf("gate: %v; want DENIED naming CVE-2099-0001 and the way to an exception", err)

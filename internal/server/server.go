@@ -170,7 +170,7 @@ func (s *Server) newHTTPServer(ctx context.Context) (*http.Server, error) {
 		Audit:       s.access.audit.Record,
 	}
 	if s.scanner != nil {
-		v2opts.PullGate = s.scanner.Gate
+		v2opts.PullGate = s.scanner.GateFor
 	}
 	v2 := oci.New(s.svc, v2opts)
 	if err := s.access.routes(ctx, s.cfg, mux, s.log); err != nil {

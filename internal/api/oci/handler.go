@@ -37,11 +37,13 @@ type Options struct {
 	// Audit records registry events (pulls, pushes, deletes); nil records
 	// nothing.
 	Audit func(ctx context.Context, e meta.AuditEvent)
-	// PullGate, when set, decides whether a manifest GET of m from repo may
-	// go ahead (HEAD requests are not gated: they transfer no content); an
-	// error is sent instead of the manifest (the vulnerability gate answers
-	// DENIED).
-	PullGate func(ctx context.Context, repo string, m *meta.Manifest) error
+	// PullGate, when set, tells whether manifest GETs from repo are gated
+	// for the caller in ctx: nil when not (the usual, free case), else a
+	// check that decides for the manifest found, whose error is sent
+	// instead of it (the vulnerability gate answers DENIED). The check runs
+	// before the content is read, so a denied GET is not counted as a pull.
+	// HEAD requests are not gated: they transfer no content.
+	PullGate func(ctx context.Context, repo string) func(m *meta.Manifest) error
 }
 
 // Handler serves /v2/.

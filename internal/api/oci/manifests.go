@@ -16,14 +16,20 @@ import (
 // getManifest serves GET and HEAD /v2/<name>/manifests/<reference>.
 func (h *Handler) getManifest(w http.ResponseWriter, r *http.Request, rt route) error {
 	head := r.Method == http.MethodHead
+	if !head && h.opts.PullGate != nil {
+		if check := h.opts.PullGate(r.Context(), rt.name); check != nil {
+			m, err := h.svc.GetManifest(r.Context(), rt.name, rt.arg, false)
+			if err != nil {
+				return err
+			}
+			if err := check(m); err != nil {
+				return err
+			}
+		}
+	}
 	m, err := h.svc.GetManifest(r.Context(), rt.name, rt.arg, !head)
 	if err != nil {
 		return err
-	}
-	if !head && h.opts.PullGate != nil {
-		if err := h.opts.PullGate(r.Context(), rt.name, m); err != nil {
-			return err
-		}
 	}
 	hdr := w.Header()
 	hdr.Set("Content-Type", m.MediaType)
