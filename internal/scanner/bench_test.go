@@ -9,9 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -252,7 +250,7 @@ func BenchmarkScanJob(b *testing.B) {
 		if _, err := s.scans.QueueScans(b.Context(), []meta.ScanRequest{{Digest: dgst, Repository: "bench/app"}}, true, time.Now()); err != nil {
 			b.Fatal(err)
 		}
-		stop := peakHeap()
+		stop := layertest.PeakHeap()
 		n, err := s.Work(b.Context(), 1)
 		peak = max(peak, stop())
 		if err != nil || n != 1 {
@@ -306,31 +304,4 @@ func pushLayout(b *testing.B, reg *registry.Service, ls *layertest.Store, repo, 
 		b.Fatal(err)
 	}
 	return res.Digest
-}
-
-// peakHeap samples the live heap until stop is called and returns the
-// largest value seen.
-func peakHeap() (stop func() uint64) {
-	var (
-		peak uint64
-		wg   sync.WaitGroup
-		done = make(chan struct{})
-	)
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 { close(done); wg.Wait(); return peak }
 }

@@ -8,11 +8,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/berth-registry/berth/internal/scan/layers"
 	"github.com/berth-registry/berth/internal/scan/layers/layertest"
@@ -84,33 +81,6 @@ func (r rngReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// peakHeap samples the live heap until stop is called and returns the
-// largest value seen.
-func peakHeap() (stop func() uint64) {
-	var (
-		peak uint64
-		wg   sync.WaitGroup
-		done = make(chan struct{})
-	)
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			metrics.Read(sample)
-			peak = max(peak, sample[0].Value.Uint64())
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() uint64 { close(done); wg.Wait(); return peak }
-}
-
 // BenchmarkScanLargeImage flattens and inventories a generated image with
 // secret scanning on, reporting the peak live heap during the scan. Memory
 // must stay flat as BERTH_BENCH_IMAGE_MB grows.
@@ -125,7 +95,7 @@ func BenchmarkScanLargeImage(b *testing.B) {
 	b.ResetTimer()
 	var peak uint64
 	for b.Loop() {
-		stop := peakHeap()
+		stop := layertest.PeakHeap()
 		sec := secrets.New(secrets.Options{})
 		res, err := s.ScanImage(context.Background(), st.Opener(), desc, layers.Options{TempDir: tmp, Visit: sec.Visit})
 		p := stop()
