@@ -4,20 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/internal/api"
-	"github.com/berth-registry/berth/internal/api/admin"
 	"github.com/berth-registry/berth/internal/api/admin/admintest"
 	"github.com/berth-registry/berth/internal/api/admin/wire"
-	"github.com/berth-registry/berth/internal/api/authn"
-	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob/filesystem"
 	"github.com/berth-registry/berth/internal/meta"
 	"github.com/berth-registry/berth/internal/registry"
@@ -34,8 +27,6 @@ func newScanEnv(t *testing.T) (*cliEnv, digest.Digest) {
 	t.Helper()
 	e := newCLIEnv(t)
 	s := e.srv
-	quiet := slog.New(slog.DiscardHandler)
-	clock := func() time.Time { return admintest.Epoch }
 	blobs, err := filesystem.New(filepath.Join(t.TempDir(), "blobs"), filesystem.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -44,19 +35,7 @@ func newScanEnv(t *testing.T) (*cliEnv, digest.Digest) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := auth.NewTokenService(t.Context(), s.Store, auth.TokenOptions{Now: clock, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authr := auth.NewAuthenticator(s.Store, auth.AuthOptions{Tokens: tokens, Now: clock, Logger: quiet})
-	guard := authn.New(authn.Options{Auth: authr, Tokens: tokens, Access: s.Access, Audit: s.Audit.Record})
-	mux := http.NewServeMux()
-	mux.Handle(admin.Prefix, admin.New(admin.Options{Access: s.Access, Guard: guard, Roles: s.Store, Audit: s.Audit, Scanner: svc}))
-	srv := httptest.NewServer(api.Handler(mux, quiet, nil))
-	t.Cleanup(srv.Close)
-	withScan := *s
-	withScan.URL = srv.URL
-	e.srv = &withScan
+	e.srv = s.WithScanner(t, svc)
 
 	ctx := t.Context()
 	repo, err := s.Store.EnsureRepository(ctx, "team/api")

@@ -2,21 +2,15 @@ package admin_test
 
 import (
 	"context"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/berth-registry/berth/internal/api"
 	"github.com/berth-registry/berth/internal/api/admin"
 	"github.com/berth-registry/berth/internal/api/admin/admintest"
 	"github.com/berth-registry/berth/internal/api/admin/wire"
-	"github.com/berth-registry/berth/internal/api/authn"
-	"github.com/berth-registry/berth/internal/auth"
 	"github.com/berth-registry/berth/internal/blob/filesystem"
 	"github.com/berth-registry/berth/internal/errdefs"
 	"github.com/berth-registry/berth/internal/meta"
@@ -81,25 +75,10 @@ func (f *fakeScanner) Invalidate(project string) {
 	f.invalidated = append(f.invalidated, project)
 }
 
-// withScanner serves s's store, access service and audit recorder again
-// with sc as the scanner, and returns s pointing at that server.
+// withScanner returns s served again with sc as the scanner.
 func withScanner(t *testing.T, s *admintest.Server, sc admin.Scanner) *admintest.Server {
 	t.Helper()
-	quiet := slog.New(slog.DiscardHandler)
-	clock := func() time.Time { return admintest.Epoch }
-	tokens, err := auth.NewTokenService(t.Context(), s.Store, auth.TokenOptions{Now: clock, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	authr := auth.NewAuthenticator(s.Store, auth.AuthOptions{Tokens: tokens, Now: clock, Logger: quiet})
-	guard := authn.New(authn.Options{Auth: authr, Tokens: tokens, Access: s.Access, Audit: s.Audit.Record})
-	mux := http.NewServeMux()
-	mux.Handle(admin.Prefix, admin.New(admin.Options{Access: s.Access, Guard: guard, Roles: s.Store, Audit: s.Audit, Scanner: sc}))
-	srv := httptest.NewServer(api.Handler(mux, quiet, nil))
-	t.Cleanup(srv.Close)
-	out := *s
-	out.URL = srv.URL
-	return &out
+	return s.WithScanner(t, sc)
 }
 
 var (

@@ -59,17 +59,38 @@ func Start(t testing.TB) *Server {
 	if _, _, err := acc.EnsureAdmin(ctx, AdminPassword); err != nil {
 		t.Fatal(err)
 	}
-	tokens, err := auth.NewTokenService(ctx, store, auth.TokenOptions{Now: clock, Logger: quiet})
+	s := &Server{Store: store, Access: acc, Audit: rec}
+	s.URL = s.serve(t, nil)
+	return s
+}
+
+// WithScanner serves s's store, access service and audit recorder again,
+// with sc serving the scan and SBOM routes, and returns a Server pointing
+// at that second handler (s keeps answering those routes with 503).
+func (s *Server) WithScanner(t testing.TB, sc admin.Scanner) *Server {
+	t.Helper()
+	out := *s
+	out.URL = s.serve(t, sc)
+	return &out
+}
+
+// serve starts an admin API over s's parts (sc may be nil) that the test's
+// cleanup stops, and returns its URL.
+func (s *Server) serve(t testing.TB, sc admin.Scanner) string {
+	t.Helper()
+	quiet := slog.New(slog.DiscardHandler)
+	clock := func() time.Time { return Epoch }
+	tokens, err := auth.NewTokenService(t.Context(), s.Store, auth.TokenOptions{Now: clock, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	authr := auth.NewAuthenticator(store, auth.AuthOptions{Tokens: tokens, Now: clock, Logger: quiet})
-	guard := authn.New(authn.Options{Auth: authr, Tokens: tokens, Access: acc, Audit: rec.Record})
+	authr := auth.NewAuthenticator(s.Store, auth.AuthOptions{Tokens: tokens, Now: clock, Logger: quiet})
+	guard := authn.New(authn.Options{Auth: authr, Tokens: tokens, Access: s.Access, Audit: s.Audit.Record})
 	mux := http.NewServeMux()
-	mux.Handle(admin.Prefix, admin.New(admin.Options{Access: acc, Guard: guard, Roles: store, Audit: rec}))
+	mux.Handle(admin.Prefix, admin.New(admin.Options{Access: s.Access, Guard: guard, Roles: s.Store, Audit: s.Audit, Scanner: sc}))
 	srv := httptest.NewServer(api.Handler(mux, quiet, nil))
 	t.Cleanup(srv.Close)
-	return &Server{URL: srv.URL, Store: store, Access: acc, Audit: rec}
+	return srv.URL
 }
 
 // AddUser creates a local user.
