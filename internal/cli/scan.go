@@ -375,8 +375,8 @@ func newScanPolicyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "scan-policy",
 		Short: "Show and set a project's scan policy and pull gate",
-		Long: `Show and set a project's scan policy: whether pushes are scanned, and the pull
-gate. With --block-severity S a pull of an artifact with a vulnerability at or
+		Long: `Show and set a project's scan policy: whether pushes are scanned (off until
+turned on with --scan-on-push), and the pull gate. With --block-severity S a pull of an artifact with a vulnerability at or
 above S (LOW, MEDIUM, HIGH, CRITICAL) that no allowlist exempts is refused;
 NONE turns the gate off. --unscanned says what a gated pull of an artifact
 without a finished scan gets: allow, deny, or wait up to --wait-seconds (at
@@ -436,7 +436,7 @@ func newScanPolicySetCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set PROJECT [--scan-on-push] [--block-severity S] [--unscanned allow|deny|wait] [--wait-seconds N]",
 		Short: "Change a project's scan policy; flags not given keep their value",
-		Example: `  berth scan-policy set platform --block-severity HIGH
+		Example: `  berth scan-policy set platform --scan-on-push --block-severity HIGH
   berth scan-policy set platform --scan-on-push=false --block-severity NONE`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -473,7 +473,7 @@ func newScanPolicySetCommand() *cobra.Command {
 		},
 	}
 	r = addRemoteFlags(cmd)
-	cmd.Flags().BoolVar(&scanOnPush, "scan-on-push", true, "scan every manifest pushed to the project")
+	cmd.Flags().BoolVar(&scanOnPush, "scan-on-push", false, "scan every manifest pushed to the project (--scan-on-push=false stops it)")
 	cmd.Flags().StringVar(&block, "block-severity", "", "refuse pulls with a vulnerability at or above LOW, MEDIUM, HIGH or CRITICAL; NONE: no gate")
 	cmd.Flags().StringVar(&unscanned, "unscanned", "", "a gated pull of an unscanned artifact: allow, deny or wait")
 	cmd.Flags().IntVar(&waitSecs, "wait-seconds", 0, "with --unscanned wait: how long a pull waits for the scan (at most 600)")
